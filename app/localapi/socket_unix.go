@@ -1,0 +1,14 @@
+//go:build !windows
+
+package localapi
+
+import (
+	"errors"
+	"syscall"
+)
+
+const defaultSocketPath = "/run/ghostwire/ghostwire.sock"
+
+var errConnRefused = syscall.ECONNREFUSED
+
+func isNoDaemon(err error) bool { return errors.Is(err, syscall.ENOENT) }
