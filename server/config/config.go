@@ -1,0 +1,405 @@
+// Package config holds every setting of ghostwire-server. Each one is a flag
+// and, with the same meaning, an environment variable GHOSTWIRE_<FLAG> (for
+// example --idle-timeout ↔ GHOSTWIRE_IDLE_TIMEOUT), so a Deployment can set
+// everything through env. The deploy tests import this package to check that
+// the manifests only use flags that exist; keep names stable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ghostwire/ghostwire/server/api"
+)
+
+// EnvPrefix starts every environment variable the server reads.
+const EnvPrefix = "GHOSTWIRE_"
+
+// EnvName is the environment variable that sets flag name:
+// "idle-timeout" → "GHOSTWIRE_IDLE_TIMEOUT".
+func EnvName(flag string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// WireGuard device modes.
+const (
+	ModeAuto      = "auto"      // kernel wg0 when the kernel has WireGuard, else wireguard-go
+	ModeKernel    = "kernel"    // kernel only; fail when it is missing
+	ModeUserspace = "userspace" // embedded wireguard-go only
+)
+
+// Config is the server's whole configuration.
+type Config struct {
+	// HTTP API.
+	Listen          string
+	OpsListen       string
+	TLSCert         string
+	TLSKey          string
+	InsecureHTTP    bool
+	ServerName      string
+	ShutdownTimeout time.Duration
+
+	// Sign-in and token verification.
+	EntraTenantID string
+	EntraAPIAppID string
+	Issuer        string
+	Audience      string
+	ClientID      string
+	Scopes        []string
+	RequiredScope string
+	AllowedRoles  []string
+	AllowedGroups []string
+	AdminRoles    []string
+	AdminGroups   []string
+	SubjectClaim  string
+	NameClaim     string
+	RolesClaim    string
+	GroupsClaim   string
+
+	// WireGuard.
+	Interface      string
+	WGMode         string
+	ListenPort     int
+	CIDR           string
+	MTU            int
+	Keepalive      time.Duration
+	Endpoint       string
+	KubeService    string
+	KubeNSSearch   bool
+	Masquerade     bool
+	ManageFirewall bool
+
+	// What clients are told to route and resolve.
+	Routes        []string
+	DNSServers    []string
+	SearchDomains []string
+	MatchDomains  []string
+	ClusterDomain string
+	ResolvConf    string
+
+	// Peers.
+	DeviceCap         int
+	IdleTimeout       time.Duration
+	RegistrationGrace time.Duration
+	MaxLifetime       time.Duration
+	SweepInterval     time.Duration
+	AddressRest       time.Duration
+
+	LogLevel  string
+	LogFormat string
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:            ":8443",
+		OpsListen:         ":9090",
+		ServerName:        "ghostwire",
+		ShutdownTimeout:   15 * time.Second,
+		Interface:         "wg0",
+		WGMode:            ModeAuto,
+		ListenPort:        51820,
+		CIDR:              "100.64.0.0/16",
+		MTU:               1420,
+		Keepalive:         25 * time.Second,
+		Masquerade:        true,
+		ManageFirewall:    true,
+		ClusterDomain:     "cluster.local",
+		ResolvConf:        "/etc/resolv.conf",
+		DeviceCap:         5,
+		IdleTimeout:       10 * time.Minute,
+		RegistrationGrace: 2 * time.Minute,
+		MaxLifetime:       12 * time.Hour,
+		SweepInterval:     30 * time.Second,
+		AddressRest:       10 * time.Minute,
+		SubjectClaim:      "sub",
+		RolesClaim:        "roles",
+		GroupsClaim:       "groups",
+		LogLevel:          "info",
+		LogFormat:         "json",
+	}
+}
+
+// Flags returns the flag set bound to c (which should hold Default() values).
+// Every flag's usage names its environment variable.
+func (c *Config) Flags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("ghostwire-server", pflag.ContinueOnError)
+	fs.SortFlags = false
+	s := fs.StringVar
+	d := fs.DurationVar
+	sl := fs.StringSliceVar
+
+	s(&c.Listen, "listen", c.Listen, "address of the HTTPS API (/v1, /healthz, /readyz)")
+	s(&c.OpsListen, "ops-listen", c.OpsListen, "plain-HTTP address for /metrics, /healthz and /readyz (probes, Prometheus); empty disables it")
+	s(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file for the API (reloaded when it changes, e.g. by cert-manager)")
+	s(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file for --tls-cert (reloaded when it changes)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve the API over plain HTTP: tokens travel in clear text; local development and tests only")
+	s(&c.ServerName, "server-name", c.ServerName, "name shown to users (GET /v1/config)")
+	d(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to let requests finish on SIGTERM")
+
+	s(&c.EntraTenantID, "entra-tenant-id", c.EntraTenantID, "Entra ID tenant (GUID); with --entra-api-app-id this configures Entra sign-in completely")
+	s(&c.EntraAPIAppID, "entra-api-app-id", c.EntraAPIAppID, "application (client) ID of the VPN's API app registration in Entra ID")
+	s(&c.Issuer, "issuer", c.Issuer, "OpenID issuer URL for any provider (exact 'iss'); for Entra it is derived from the tenant")
+	s(&c.Audience, "audience", c.Audience, "required token audience ('aud'); for Entra defaults to the API app ID")
+	s(&c.ClientID, "client-id", c.ClientID, "public client ID laptops sign in as (GET /v1/config); for Entra defaults to the API app ID")
+	sl(&c.Scopes, "scopes", c.Scopes, "scopes clients request (comma-separated); for Entra defaults to api://<api-app-id>/vpn.connect")
+	s(&c.RequiredScope, "required-scope", c.RequiredScope, "scope every token must carry in 'scp'; for Entra defaults to vpn.connect")
+	sl(&c.AllowedRoles, "allowed-roles", c.AllowedRoles, "app roles allowed to connect (any one suffices)")
+	sl(&c.AllowedGroups, "allowed-groups", c.AllowedGroups, "group object IDs allowed to connect (any one suffices); prefer app roles")
+	sl(&c.AdminRoles, "admin-roles", c.AdminRoles, "app roles that may list all peers (GET /v1/peers)")
+	sl(&c.AdminGroups, "admin-groups", c.AdminGroups, "group object IDs that may list all peers")
+	s(&c.SubjectClaim, "subject-claim", c.SubjectClaim, "claim identifying the user for generic OpenID providers (with the issuer); Entra always uses tid+oid")
+	s(&c.NameClaim, "name-claim", c.NameClaim, "claim shown as the user's name in logs (display only); empty tries preferred_username, upn, email, name")
+	s(&c.RolesClaim, "roles-claim", c.RolesClaim, "claim holding app roles")
+	s(&c.GroupsClaim, "groups-claim", c.GroupsClaim, "claim holding group object IDs")
+
+	s(&c.Interface, "interface", c.Interface, "WireGuard interface name (≤ 15 characters)")
+	s(&c.WGMode, "wg-mode", c.WGMode, "WireGuard device: auto (kernel wg0, else embedded wireguard-go), kernel or userspace")
+	fs.IntVar(&c.ListenPort, "listen-port", c.ListenPort, "WireGuard UDP port")
+	s(&c.CIDR, "cidr", c.CIDR, "address pool for clients; the first address is the server's tunnel address")
+	fs.IntVar(&c.MTU, "mtu", c.MTU, "tunnel MTU (server device and pushed to clients)")
+	d(&c.Keepalive, "keepalive", c.Keepalive, "persistent keepalive clients should use (0 disables)")
+	s(&c.Endpoint, "endpoint", c.Endpoint, "public WireGuard endpoint host:port given to clients (no Kubernetes needed)")
+	s(&c.KubeService, "kube-service", c.KubeService, "namespace/name of the LoadBalancer Service whose address is the endpoint (instead of --endpoint)")
+	fs.BoolVar(&c.KubeNSSearch, "kube-namespace-search", c.KubeNSSearch, "add <namespace>.svc.<cluster-domain> for every namespace to the search domains (needs list/watch on namespaces)")
+	fs.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade client traffic leaving the pod (cluster sees the pod's address)")
+	fs.BoolVar(&c.ManageFirewall, "manage-firewall", c.ManageFirewall, "install the nftables forward (and masquerade) rules; off when the platform does it")
+
+	sl(&c.Routes, "routes", c.Routes, "CIDRs clients route into the tunnel: pod, service, VNet ranges (comma-separated)")
+	sl(&c.DNSServers, "dns-servers", c.DNSServers, "DNS servers for clients; default: nameservers of --resolv-conf (the cluster's CoreDNS)")
+	sl(&c.SearchDomains, "search-domains", c.SearchDomains, "extra search domains for clients (short names), added to those of --resolv-conf")
+	sl(&c.MatchDomains, "match-domains", c.MatchDomains, "extra domains resolved by the cluster DNS, added to the cluster domain and search domains")
+	s(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "Kubernetes cluster domain")
+	s(&c.ResolvConf, "resolv-conf", c.ResolvConf, "resolv.conf to read nameservers and search domains from")
+
+	fs.IntVar(&c.DeviceCap, "device-cap", c.DeviceCap, "maximum devices (peers) per user")
+	d(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "remove a peer after this long without a WireGuard handshake")
+	d(&c.RegistrationGrace, "registration-grace", c.RegistrationGrace, "remove a newly registered peer that has made no handshake after this long")
+	d(&c.MaxLifetime, "max-lifetime", c.MaxLifetime, "remove every peer this long after it registered (clients re-register before)")
+	d(&c.SweepInterval, "sweep-interval", c.SweepInterval, "how often idle and expired peers are looked for")
+	d(&c.AddressRest, "address-rest", c.AddressRest, "how long a released address rests before it is given to someone else")
+
+	s(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	s(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+
+	fs.VisitAll(func(f *pflag.Flag) {
+		f.Usage += " [env " + EnvName(f.Name) + "]"
+	})
+	return fs
+}
+
+// ApplyEnv sets every flag not given on the command line from its
+// environment variable, read through lookup (os.LookupEnv when nil).
+func ApplyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			return
+		}
+		v, ok := lookup(EnvName(f.Name))
+		if !ok {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("environment variable %s=%q is not a valid value for --%s: %v", EnvName(f.Name), v, f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Provider is api.ProviderEntra when Entra is configured, else api.ProviderOIDC.
+func (c *Config) Provider() string {
+	if c.EntraTenantID != "" || c.EntraAPIAppID != "" {
+		return api.ProviderEntra
+	}
+	return api.ProviderOIDC
+}
+
+// Validate checks the whole configuration and says what to change.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("--listen %q is not host:port (e.g. :8443): %v", c.Listen, err)
+	}
+	if c.OpsListen != "" {
+		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
+			bad("--ops-listen %q is not host:port (e.g. :9090): %v", c.OpsListen, err)
+		}
+	}
+	if c.InsecureHTTP && (c.TLSCert != "" || c.TLSKey != "") {
+		bad("--insecure-http and --tls-cert/--tls-key contradict each other: drop one")
+	}
+	if !c.InsecureHTTP && (c.TLSCert == "" || c.TLSKey == "") {
+		bad("HTTPS needs --tls-cert and --tls-key (PEM files, e.g. from cert-manager); for local development only, use --insecure-http")
+	}
+
+	switch c.Provider() {
+	case api.ProviderEntra:
+		if !isGUID(c.EntraTenantID) {
+			bad("--entra-tenant-id %q is not a tenant GUID (Entra admin center → Overview → Tenant ID)", c.EntraTenantID)
+		}
+		if !isGUID(c.EntraAPIAppID) {
+			bad("--entra-api-app-id %q is not an application GUID (App registrations → your VPN API → Application (client) ID)", c.EntraAPIAppID)
+		}
+	default:
+		if c.Issuer == "" {
+			bad("no sign-in provider: set --entra-tenant-id and --entra-api-app-id for Entra ID, or --issuer, --audience and --client-id for another OpenID provider")
+		} else {
+			if u, err := url.Parse(c.Issuer); err != nil || u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) || u.Host == "" {
+				bad("--issuer %q must be an https:// URL (plain http only on loopback for development)", c.Issuer)
+			}
+			if c.Audience == "" {
+				bad("--audience is required with --issuer: the 'aud' your provider puts in access tokens for this VPN")
+			}
+			if c.ClientID == "" {
+				bad("--client-id is required with --issuer: the public client laptops sign in as")
+			}
+		}
+	}
+	if len(c.AllowedRoles) == 0 && len(c.AllowedGroups) == 0 {
+		bad("nobody could connect: set --allowed-roles (app roles, preferred) or --allowed-groups (group object IDs)")
+	}
+
+	if c.Interface == "" || len(c.Interface) > 15 || strings.ContainsAny(c.Interface, "/ \t\n") {
+		bad("--interface %q must be 1–15 characters without '/' or spaces", c.Interface)
+	}
+	switch c.WGMode {
+	case ModeAuto, ModeKernel, ModeUserspace:
+	default:
+		bad("--wg-mode %q must be auto, kernel or userspace", c.WGMode)
+	}
+	if c.ListenPort < 1 || c.ListenPort > 65535 {
+		bad("--listen-port %d must be 1–65535", c.ListenPort)
+	}
+	if p, err := netip.ParsePrefix(c.CIDR); err != nil {
+		bad("--cidr %q is not a CIDR (e.g. 100.64.0.0/16): %v", c.CIDR, err)
+	} else if p.Masked() != p {
+		bad("--cidr %q has host bits set; did you mean %s?", c.CIDR, p.Masked())
+	} else if bits := p.Addr().BitLen() - p.Bits(); bits < 2 {
+		bad("--cidr %q is too small: it needs room for the server and at least one client", c.CIDR)
+	}
+	if c.MTU < 1280 || c.MTU > 9000 {
+		bad("--mtu %d must be 1280–9000", c.MTU)
+	}
+	if c.Keepalive < 0 || c.Keepalive > time.Hour {
+		bad("--keepalive %s must be between 0 and 1h", c.Keepalive)
+	}
+	switch {
+	case c.Endpoint != "" && c.KubeService != "":
+		bad("set either --endpoint or --kube-service, not both")
+	case c.Endpoint != "":
+		if h, p, err := net.SplitHostPort(c.Endpoint); err != nil || h == "" {
+			bad("--endpoint %q must be host:port, the address clients reach UDP %d at", c.Endpoint, c.ListenPort)
+		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			bad("--endpoint %q has an invalid port", c.Endpoint)
+		}
+	case c.KubeService != "":
+		if ns, name, ok := strings.Cut(c.KubeService, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			bad("--kube-service %q must be namespace/name", c.KubeService)
+		}
+	default:
+		bad("clients need an endpoint: set --endpoint host:port, or --kube-service namespace/name to use a LoadBalancer Service's address")
+	}
+	for _, r := range c.Routes {
+		if p, err := netip.ParsePrefix(r); err != nil || p.Masked() != p {
+			bad("--routes entry %q is not a CIDR without host bits (e.g. 10.244.0.0/16)", r)
+		}
+	}
+	for _, s := range c.DNSServers {
+		if _, err := netip.ParseAddr(s); err != nil {
+			bad("--dns-servers entry %q is not an IP address", s)
+		}
+	}
+	for _, d := range append(append([]string{c.ClusterDomain}, c.SearchDomains...), c.MatchDomains...) {
+		if !isDomain(d) {
+			bad("domain %q is not a valid DNS name", d)
+		}
+	}
+	if c.DeviceCap < 1 {
+		bad("--device-cap %d must be at least 1", c.DeviceCap)
+	}
+	for _, x := range []struct {
+		name string
+		v    time.Duration
+	}{{"idle-timeout", c.IdleTimeout}, {"registration-grace", c.RegistrationGrace}, {"max-lifetime", c.MaxLifetime}, {"sweep-interval", c.SweepInterval}, {"shutdown-timeout", c.ShutdownTimeout}} {
+		if x.v <= 0 {
+			bad("--%s %s must be positive", x.name, x.v)
+		}
+	}
+	if c.AddressRest < 0 {
+		bad("--address-rest %s must not be negative", c.AddressRest)
+	}
+	if c.SweepInterval > 0 && c.IdleTimeout > 0 && c.SweepInterval > c.IdleTimeout {
+		bad("--sweep-interval %s is longer than --idle-timeout %s: idle peers would linger", c.SweepInterval, c.IdleTimeout)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("--log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("--log-format %q must be json or text", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isDomain(d string) bool {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
+}
