@@ -1,0 +1,296 @@
+// Package registry keeps the server's peers: who owns each key, which address
+// it has, when it expires. It is the only place that decides ownership, the
+// per-user device cap, idempotent re-registration, key rotation and expiry,
+// and it keeps the WireGuard device in step with one add or remove per peer.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/ghostwire/ghostwire/server/pool"
+)
+
+// Errors Register, Get and Remove return; callers map them to HTTP codes.
+var (
+	ErrConflict  = errors.New("public key registered by another user")
+	ErrTooMany   = errors.New("device cap reached")
+	ErrNotFound  = errors.New("no such peer")
+	ErrExhausted = pool.ErrExhausted
+)
+
+// Owner is who a peer belongs to. Subject decides; Name is for display only.
+type Owner struct {
+	Subject string
+	Name    string
+}
+
+// Device is the WireGuard device as the registry needs it: one peer at a time.
+type Device interface {
+	AddPeer(key wgtypes.Key, allowed netip.Prefix) error
+	RemovePeer(key wgtypes.Key) error
+}
+
+// Stats is what the device reports about a peer.
+type Stats struct {
+	LatestHandshake time.Time
+	RxBytes         int64
+	TxBytes         int64
+	Endpoint        string
+}
+
+// Peer is one registered client key.
+type Peer struct {
+	Key        wgtypes.Key
+	Owner      Owner
+	DeviceName string
+	Addr       netip.Addr
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	Stats
+}
+
+// Prefix is the peer's address as a host prefix (/32 or /128).
+func (p Peer) Prefix() netip.Prefix { return netip.PrefixFrom(p.Addr, p.Addr.BitLen()) }
+
+// Removal reasons, for the audit log and metrics.
+const (
+	ReasonDisconnect  = "disconnect"
+	ReasonReplaced    = "replaced"
+	ReasonIdle        = "idle"
+	ReasonNoHandshake = "no_handshake"
+	ReasonExpired     = "expired"
+	ReasonShutdown    = "shutdown"
+)
+
+// Removed is a peer taken off the device, and why.
+type Removed struct {
+	Peer
+	Reason string
+}
+
+// Options configures a Registry.
+type Options struct {
+	Pool      *pool.Pool
+	Device    Device
+	DeviceCap int
+	// MaxLifetime bounds every peer's life from registration.
+	MaxLifetime time.Duration
+	// IdleTimeout removes a peer whose latest handshake is older.
+	IdleTimeout time.Duration
+	// Grace removes a peer that has made no handshake this long after registering.
+	Grace time.Duration
+	Now   func() time.Time
+}
+
+// Registry is safe for concurrent use.
+type Registry struct {
+	o       Options
+	mu      sync.RWMutex
+	peers   map[wgtypes.Key]*Peer
+	byOwner map[string]map[wgtypes.Key]struct{}
+}
+
+// New returns an empty registry.
+func New(o Options) *Registry {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DeviceCap < 1 {
+		o.DeviceCap = 1
+	}
+	return &Registry{o: o, peers: map[wgtypes.Key]*Peer{}, byOwner: map[string]map[wgtypes.Key]struct{}{}}
+}
+
+// Register adds key for owner and returns the peer; created is false when the
+// same owner registered the same key before (the existing peer is returned
+// unchanged). With replaces set to a key the owner holds, the new key takes
+// over that peer's address and the old key is removed (key rotation, not
+// counted against the cap); a replaces key that is unknown or not the
+// owner's is ignored, so a client can always pass its previous key.
+func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, replaces *wgtypes.Key) (p Peer, created bool, replaced *Removed, err error) {
+	if owner.Subject == "" {
+		return Peer{}, false, nil, errors.New("registry: empty owner subject")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur, ok := r.peers[key]; ok {
+		if cur.Owner.Subject != owner.Subject {
+			return Peer{}, false, nil, ErrConflict
+		}
+		return *cur, false, nil, nil
+	}
+	var old *Peer
+	if replaces != nil && *replaces != key {
+		if o, ok := r.peers[*replaces]; ok && o.Owner.Subject == owner.Subject {
+			old = o
+		}
+	}
+	if old == nil && len(r.byOwner[owner.Subject]) >= r.o.DeviceCap {
+		return Peer{}, false, nil, ErrTooMany
+	}
+	now := r.o.Now()
+	np := &Peer{Key: key, Owner: owner, DeviceName: deviceName, CreatedAt: now, ExpiresAt: now.Add(r.o.MaxLifetime)}
+	if old != nil {
+		np.Addr = old.Addr
+	} else {
+		a, err := r.o.Pool.Allocate()
+		if err != nil {
+			return Peer{}, false, nil, err
+		}
+		np.Addr = a
+	}
+	// Adding the new key first moves the address to it inside WireGuard
+	// (allowed IPs are unique per device), so rotation drops no packet.
+	if err := r.o.Device.AddPeer(key, np.Prefix()); err != nil {
+		if old == nil {
+			r.o.Pool.Release(np.Addr)
+		}
+		return Peer{}, false, nil, fmt.Errorf("adding the peer to the WireGuard device: %w", err)
+	}
+	if old != nil {
+		if err := r.o.Device.RemovePeer(old.Key); err != nil {
+			// The old key no longer routes anything (its address moved); keep
+			// going, but report it.
+			err = fmt.Errorf("removing the replaced peer from the WireGuard device: %w", err)
+			defer func() {
+				if replaced != nil {
+					replaced.Reason += " (" + err.Error() + ")"
+				}
+			}()
+		}
+		r.forget(old)
+		replaced = &Removed{Peer: *old, Reason: ReasonReplaced}
+	}
+	r.peers[key] = np
+	set := r.byOwner[owner.Subject]
+	if set == nil {
+		set = map[wgtypes.Key]struct{}{}
+		r.byOwner[owner.Subject] = set
+	}
+	set[key] = struct{}{}
+	return *np, true, replaced, nil
+}
+
+// forget drops p from the maps (not from the device, not from the pool).
+func (r *Registry) forget(p *Peer) {
+	delete(r.peers, p.Key)
+	if set := r.byOwner[p.Owner.Subject]; set != nil {
+		delete(set, p.Key)
+		if len(set) == 0 {
+			delete(r.byOwner, p.Owner.Subject)
+		}
+	}
+}
+
+// Get returns owner's peer; someone else's key is ErrNotFound, so a key's
+// existence is never revealed to another user.
+func (r *Registry) Get(owner Owner, key wgtypes.Key) (Peer, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	p, ok := r.peers[key]
+	if !ok || p.Owner.Subject != owner.Subject {
+		return Peer{}, ErrNotFound
+	}
+	return *p, nil
+}
+
+// Remove deletes owner's peer from the device and releases its address.
+func (r *Registry) Remove(owner Owner, key wgtypes.Key) (Peer, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.peers[key]
+	if !ok || p.Owner.Subject != owner.Subject {
+		return Peer{}, ErrNotFound
+	}
+	return *p, r.removeLocked(p)
+}
+
+func (r *Registry) removeLocked(p *Peer) error {
+	err := r.o.Device.RemovePeer(p.Key)
+	r.forget(p)
+	r.o.Pool.Release(p.Addr)
+	if err != nil {
+		return fmt.Errorf("removing the peer from the WireGuard device: %w", err)
+	}
+	return nil
+}
+
+// List returns every peer, oldest first.
+func (r *Registry) List() []Peer {
+	r.mu.RLock()
+	out := make([]Peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		out = append(out, *p)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out
+}
+
+// Len is the number of peers.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.peers)
+}
+
+// UpdateStats records what the device reports; keys the registry does not know are ignored.
+func (r *Registry) UpdateStats(stats map[wgtypes.Key]Stats) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, s := range stats {
+		if p, ok := r.peers[k]; ok {
+			p.Stats = s
+		}
+	}
+}
+
+// Sweep records stats (may be nil) and removes peers past their lifetime,
+// idle too long, or silent since registration beyond the grace period.
+func (r *Registry) Sweep(stats map[wgtypes.Key]Stats) (removed []Removed, errs []error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.o.Now()
+	for k, p := range r.peers {
+		if s, ok := stats[k]; ok {
+			p.Stats = s
+		}
+		reason := ""
+		switch {
+		case !now.Before(p.ExpiresAt):
+			reason = ReasonExpired
+		case p.LatestHandshake.IsZero() && now.Sub(p.CreatedAt) > r.o.Grace:
+			reason = ReasonNoHandshake
+		case !p.LatestHandshake.IsZero() && now.Sub(p.LatestHandshake) > r.o.IdleTimeout:
+			reason = ReasonIdle
+		}
+		if reason == "" {
+			continue
+		}
+		if err := r.removeLocked(p); err != nil {
+			errs = append(errs, err)
+		}
+		removed = append(removed, Removed{Peer: *p, Reason: reason})
+	}
+	return removed, errs
+}
+
+// RemoveAll takes every peer off the device (shutdown).
+func (r *Registry) RemoveAll() (removed []Removed, errs []error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.peers {
+		if err := r.removeLocked(p); err != nil {
+			errs = append(errs, err)
+		}
+		removed = append(removed, Removed{Peer: *p, Reason: ReasonShutdown})
+	}
+	return removed, errs
+}
