@@ -1,0 +1,226 @@
+package tunnel
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+)
+
+// dnsState is the DNS mechanism a tunnel uses now.
+type dnsState struct {
+	mode DNSMode
+	stub *stubServer
+}
+
+func (s *dnsState) stop() {
+	if s.stub != nil {
+		s.stub.close()
+		s.stub = nil
+	}
+}
+
+func sameDNS(a, b Config) bool {
+	return slices.Equal(a.DNS.Servers, b.DNS.Servers) && slices.Equal(a.DNS.Search, b.DNS.Search) &&
+		slices.Equal(a.DNS.Match, b.DNS.Match) && a.DNSMode == b.DNSMode
+}
+
+// chooseDNSMode picks the mechanism at run time, like Tailscale's net/dns:
+// systemd-resolved when it owns its D-Bus name, else the stub resolver.
+func chooseDNSMode(cfg Config, log *slog.Logger) DNSMode {
+	if len(cfg.DNS.Servers) == 0 {
+		return DNSOff
+	}
+	if cfg.DNSMode != DNSAuto {
+		return cfg.DNSMode
+	}
+	if ok, err := resolvedRunning(cfg.DBusAddress); ok {
+		return DNSResolved
+	} else if err != nil {
+		log.Debug("systemd-resolved not reachable", "err", err)
+	}
+	return DNSStub
+}
+
+func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
+	mode := chooseDNSMode(cfg, t.log)
+	t.dns.mode = mode
+	domains := splitDomains(cfg.DNS)
+	switch mode {
+	case DNSOff:
+		return nil
+	case DNSResolved:
+		return setResolved(ctx, t.j, cfg.DBusAddress, t.name, t.index, cfg.DNS.Servers, domains)
+	case DNSResolvConf:
+		t.log.Warn("DNS via resolv.conf only: every DNS query now goes to the cluster's DNS servers "+
+			"(it forwards what it does not serve); use systemd-resolved or the stub mode for real split DNS",
+			"servers", cfg.DNS.Servers)
+		return writeResolvConf(t.j, cfg.ResolvConf, t.name, func(orig []byte) []byte {
+			ns := append(slices.Clone(cfg.DNS.Servers), parseResolvConf(orig).nameservers...)
+			return resolvConfContent(orig, t.name, ns, cfg.DNS.Search)
+		})
+	case DNSStub:
+		orig, _ := os.ReadFile(cfg.ResolvConf)
+		upstream := parseResolvConf(orig).nameservers
+		stub, err := startStub(cfg.StubAddress, domains.all(), cfg.DNS.Servers, upstream, t.log)
+		if err != nil {
+			return fmt.Errorf("cannot start the local DNS forwarder on %s (is another DNS server using it?): %w", cfg.StubAddress, err)
+		}
+		t.dns.stub = stub
+		return writeResolvConf(t.j, cfg.ResolvConf, t.name, func(orig []byte) []byte {
+			return resolvConfContent(orig, t.name, []netip.Addr{cfg.StubAddress.Addr()}, cfg.DNS.Search)
+		})
+	}
+	return fmt.Errorf("DNS mode %q is not available", mode)
+}
+
+// undoDNS reverts the current DNS setup (for Reconfigure).
+func (t *Tunnel) undoDNS() error {
+	t.dns.stop()
+	for i := len(t.j.Entries) - 1; i >= 0; i-- {
+		e := t.j.Entries[i]
+		if e.Kind != kindResolved && e.Kind != kindResolvConf {
+			continue
+		}
+		if err := undoEntry(e, t.ops, nil, nil, t.log); err != nil {
+			return fmt.Errorf("cannot undo the previous DNS setup: %w", err)
+		}
+	}
+	t.dns.mode = DNSOff
+	return t.j.forget(func(e entry) bool { return e.Kind == kindResolved || e.Kind == kindResolvConf })
+}
+
+// domains is the split DNS plan: search domains (also matched) and
+// routing-only match domains.
+type domains struct {
+	search, match []string
+}
+
+func (d domains) all() []string { return append(slices.Clone(d.search), d.match...) }
+
+func normDomain(d string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(d, "~"), "."))
+}
+
+func splitDomains(d DNS) domains {
+	var out domains
+	for _, s := range d.Search {
+		if s = normDomain(s); !slices.Contains(out.search, s) {
+			out.search = append(out.search, s)
+		}
+	}
+	for _, m := range d.Match {
+		if m = normDomain(m); !slices.Contains(out.search, m) && !slices.Contains(out.match, m) {
+			out.match = append(out.match, m)
+		}
+	}
+	return out
+}
+
+type resolvConf struct {
+	nameservers []netip.Addr
+	search      []string
+	other       []string // options, sortlist...: kept as they are
+}
+
+func parseResolvConf(b []byte) resolvConf {
+	var rc resolvConf
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		f := strings.Fields(line)
+		if len(f) == 0 || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if len(f) > 1 {
+				if a, err := netip.ParseAddr(f[1]); err == nil {
+					rc.nameservers = append(rc.nameservers, a)
+				}
+			}
+		case "search", "domain": // the last one wins in glibc
+			rc.search = slices.Clone(f[1:])
+		default:
+			rc.other = append(rc.other, line)
+		}
+	}
+	return rc
+}
+
+// resolvConfContent is the managed resolv.conf: our nameservers first (glibc
+// reads at most 3), our search domains before the original ones, the
+// original options kept.
+func resolvConfContent(orig []byte, iface string, ns []netip.Addr, search []string) []byte {
+	rc := parseResolvConf(orig)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Managed by ghostwire while the tunnel %s is up; the original is restored when it goes down.\n", iface)
+	var seen []netip.Addr
+	for _, a := range ns {
+		if len(seen) < 3 && !slices.Contains(seen, a) {
+			seen = append(seen, a)
+			fmt.Fprintf(&b, "nameserver %s\n", a)
+		}
+	}
+	var s []string
+	for _, d := range append(slices.Clone(search), rc.search...) {
+		if d = normDomain(d); d != "" && !slices.Contains(s, d) {
+			s = append(s, d)
+		}
+	}
+	if len(s) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(s, " "))
+	}
+	for _, o := range rc.other {
+		fmt.Fprintln(&b, o)
+	}
+	return b.Bytes()
+}
+
+// writeResolvConf journals the original content of path, then rewrites it in
+// place (not by rename: under `ip netns exec` and in containers the file is
+// a bind mount, which cannot be renamed over).
+func writeResolvConf(j *journal, path, iface string, content func(orig []byte) []byte) error {
+	orig, err := os.ReadFile(path)
+	created := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !created {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	next := content(orig)
+	e := entry{Kind: kindResolvConf, Link: iface, Path: path, Original: orig, Written: next, Created: created}
+	if err := j.record(e); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, next, 0o644); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return nil
+}
+
+// restoreResolvConf puts the original back, byte for byte, unless another
+// program rewrote the file since (then its version is newer than ours and
+// is left in place).
+func restoreResolvConf(e entry, log *slog.Logger) error {
+	cur, err := os.ReadFile(e.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && e.Created:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return err
+	case err == nil && bytes.Equal(cur, e.Original) && !e.Created:
+		return nil
+	case err == nil && !bytes.Equal(cur, e.Written):
+		log.Warn("another program rewrote the DNS file while the tunnel was up; leaving its version", "path", e.Path)
+		return nil
+	case e.Created:
+		return os.Remove(e.Path)
+	}
+	return os.WriteFile(e.Path, e.Original, 0o644)
+}

@@ -1,0 +1,89 @@
+package tunnel
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// stubServer is the local DNS forwarder that gives real split DNS on systems
+// without systemd-resolved: resolv.conf points at it, it sends the match
+// and search domains to the cluster's DNS and every other name to the
+// nameservers resolv.conf had before, so nothing outside the cluster's
+// domains changes. It lives in the daemon's memory: after a crash, Recover
+// restores resolv.conf and nothing points at it any more.
+type stubServer struct {
+	udp, tcp *dns.Server
+}
+
+func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.Addr, log *slog.Logger) (*stubServer, error) {
+	// Never forward to ourselves (a resolv.conf left by an older stub).
+	upstream = slices.DeleteFunc(slices.Clone(upstream), func(a netip.Addr) bool { return a == listen.Addr() })
+	h := &stubHandler{match: match, cluster: cluster, upstream: upstream, log: log}
+	// Listen here, not in the servers' goroutines: errors are reported now,
+	// and the sockets belong to the caller's network namespace.
+	pc, err := net.ListenPacket("udp", listen.String())
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", listen.String())
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	s := &stubServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: ln, Handler: h}}
+	go func() { _ = s.udp.ActivateAndServe() }()
+	go func() { _ = s.tcp.ActivateAndServe() }()
+	log.Info("split DNS through the local forwarder", "listen", listen, "cluster", cluster, "domains", match, "others_to", upstream)
+	return s, nil
+}
+
+func (s *stubServer) close() {
+	_ = s.udp.Shutdown()
+	_ = s.tcp.Shutdown()
+}
+
+type stubHandler struct {
+	match             []string
+	cluster, upstream []netip.Addr
+	log               *slog.Logger
+}
+
+// matches reports whether name is one of the domains or below one.
+func matches(name string, domains []string) bool {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	for _, d := range domains {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *stubHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	servers := h.upstream
+	if len(r.Question) == 1 && matches(r.Question[0].Name, h.match) {
+		servers = h.cluster
+	}
+	network := "udp"
+	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {
+		network = "tcp"
+	}
+	c := &dns.Client{Net: network, Timeout: 3 * time.Second}
+	for _, s := range servers {
+		resp, _, err := c.Exchange(r, netip.AddrPortFrom(s, 53).String())
+		if err == nil {
+			_ = w.WriteMsg(resp)
+			return
+		}
+		h.log.Debug("DNS forward failed", "server", s, "err", err)
+	}
+	m := new(dns.Msg)
+	m.SetRcode(r, dns.RcodeServerFailure)
+	_ = w.WriteMsg(m)
+}

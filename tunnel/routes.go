@@ -1,0 +1,68 @@
+package tunnel
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// routePlan is the routes a config needs: the pushed ranges, deduplicated and
+// masked, with a /0 split into two /1 halves (they win over the existing
+// default route by being more specific, and leave it in place to be restored
+// untouched). The range the kernel already routes for the interface address
+// is left out.
+func routePlan(c Config) []netip.Prefix {
+	var out []netip.Prefix
+	add := func(p netip.Prefix) {
+		p = p.Masked()
+		if p == c.Address.Masked() || slices.Contains(out, p) {
+			return
+		}
+		out = append(out, p)
+	}
+	for _, p := range c.Peer.AllowedIPs {
+		if p.Bits() == 0 {
+			if p.Addr().Is4() {
+				add(netip.MustParsePrefix("0.0.0.0/1"))
+				add(netip.MustParsePrefix("128.0.0.0/1"))
+			} else {
+				add(netip.MustParsePrefix("::/1"))
+				add(netip.MustParsePrefix("8000::/1"))
+			}
+			continue
+		}
+		add(p)
+	}
+	return out
+}
+
+// endpointCovered reports whether sending to the server endpoint would itself
+// be routed into the tunnel: the routing loop. Then the tunnel pins a host
+// route to the endpoint through the way it is reached now (see doc.go).
+func endpointCovered(c Config, routes []netip.Prefix) bool {
+	ep := c.Peer.Endpoint.Addr().Unmap()
+	if c.Address.Masked().Contains(ep) {
+		return true
+	}
+	for _, p := range routes {
+		if p.Contains(ep) {
+			return true
+		}
+	}
+	return false
+}
+
+// diffPrefixes returns what is in next but not in prev (add) and what is in
+// prev but not in next (remove).
+func diffPrefixes(prev, next []netip.Prefix) (add, remove []netip.Prefix) {
+	for _, p := range next {
+		if !slices.Contains(prev, p) {
+			add = append(add, p)
+		}
+	}
+	for _, p := range prev {
+		if !slices.Contains(next, p) {
+			remove = append(remove, p)
+		}
+	}
+	return add, remove
+}

@@ -1,0 +1,416 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// netOps is what the tunnel needs from the OS network stack, by name so that
+// journal entries can be undone after a restart. Undo methods succeed when
+// the thing is already gone.
+type netOps interface {
+	linkIndex(name string) (int, error)
+	linkUp(name string, mtu int) error
+	addAddr(link string, p netip.Prefix) error
+	delAddr(link string, p netip.Prefix) error
+	addRoute(link string, p netip.Prefix) error
+	delRoute(link string, p netip.Prefix) error
+	// pathTo says how dst is reached now: gateway (may be invalid for an
+	// on-link destination) and interface; ok is false when no pin is needed
+	// (local address).
+	pathTo(dst netip.Addr) (gw netip.Addr, dev string, ok bool, err error)
+	addHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error
+	delHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error
+	delLink(name string) error
+}
+
+// errExists is returned by add methods when the same route or address exists.
+var errExists = errors.New("already exists")
+
+// live names the interfaces of tunnels running in this process, so that
+// Recover leaves them alone and a second Up on the same name is refused.
+var live = struct {
+	sync.Mutex
+	names map[string]bool
+}{names: map[string]bool{}}
+
+func liveInterface(name string) bool {
+	live.Lock()
+	defer live.Unlock()
+	return live.names[name]
+}
+
+func claimInterface(name string) error {
+	live.Lock()
+	defer live.Unlock()
+	if live.names[name] {
+		return fmt.Errorf("a tunnel on %s is already up in this process: bring it down first", name)
+	}
+	live.names[name] = true
+	return nil
+}
+
+func releaseInterface(name string) {
+	live.Lock()
+	defer live.Unlock()
+	delete(live.names, name)
+}
+
+// Tunnel is a running tunnel: TUN device, WireGuard device, address, routes
+// and DNS. Its methods are safe for concurrent use.
+type Tunnel struct {
+	mu     sync.Mutex
+	cfg    Config
+	log    *slog.Logger
+	ops    netOps
+	j      *journal
+	tdev   tun.Device
+	dev    *device.Device
+	uapi   net.Listener
+	name   string
+	index  int
+	routes []netip.Prefix
+	pin    *entry // host route to the endpoint, if pinned
+	dns    dnsState
+	closed bool
+}
+
+// Up creates the interface, configures WireGuard, the address, MTU, routes
+// and DNS, journaling each change before making it. On failure everything
+// done so far is undone. log may be nil.
+func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ops, err := newNetOps()
+	if err != nil {
+		return nil, err
+	}
+	if err := claimInterface(cfg.Interface); err != nil {
+		return nil, err
+	}
+	log = log.With("interface", cfg.Interface)
+	if _, err := loadJournal(journalPath(cfg.JournalDir, cfg.Interface)); err == nil {
+		log.Warn("found the journal of a tunnel that did not shut down cleanly; undoing its changes first")
+		if err := recoverJournal(journalPath(cfg.JournalDir, cfg.Interface), log); err != nil {
+			releaseInterface(cfg.Interface)
+			return nil, fmt.Errorf("cannot clean up after the previous tunnel on %s: %w", cfg.Interface, err)
+		}
+	}
+	j, err := newJournal(cfg.JournalDir, cfg.Interface)
+	if err != nil {
+		releaseInterface(cfg.Interface)
+		return nil, err
+	}
+	t := &Tunnel{cfg: cfg, log: log, ops: ops, j: j, name: cfg.Interface}
+	if err := t.up(ctx); err != nil {
+		if cerr := t.Close(); cerr != nil {
+			log.Warn("cleanup after a failed start was incomplete", "err", cerr)
+		}
+		return nil, err
+	}
+	log.Info("tunnel up", "address", cfg.Address, "endpoint", cfg.Peer.Endpoint,
+		"routes", t.routes, "dns", t.dns.mode, "pinned_endpoint", t.pin != nil)
+	return t, nil
+}
+
+func (t *Tunnel) up(ctx context.Context) error {
+	cfg := t.cfg
+	if err := t.j.record(entry{Kind: kindLink, Link: cfg.Interface}); err != nil {
+		return err
+	}
+	if err := t.j.record(entry{Kind: kindSocket, Path: uapiSocketPath(cfg.Interface)}); err != nil {
+		return err
+	}
+	tdev, err := createTUN(cfg.Interface, cfg.MTU)
+	if err != nil {
+		return fmt.Errorf("cannot create the tunnel interface %s (is another VPN using that name? are you root?): %w", cfg.Interface, err)
+	}
+	t.tdev = tdev
+	if name, err := tdev.Name(); err == nil && name != cfg.Interface {
+		t.name = name // macOS picks utunN itself
+	}
+	t.dev = device.NewDevice(tdev, conn.NewDefaultBind(), wgLogger(t.log))
+	if err := t.dev.IpcSet(uapiConfig(cfg, nil)); err != nil {
+		return fmt.Errorf("cannot configure WireGuard: %w", err)
+	}
+	if t.uapi, err = uapiListen(t.name); err != nil {
+		// Debugging aid only: the tunnel works without it.
+		t.log.Warn("`wg show` will not see this tunnel", "err", err)
+	} else {
+		go t.serveUAPI(t.uapi)
+	}
+	if t.index, err = t.ops.linkIndex(t.name); err != nil {
+		return err
+	}
+	if err := t.addAddress(cfg.Address); err != nil {
+		return err
+	}
+	if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {
+		return fmt.Errorf("cannot bring %s up: %w", t.name, err)
+	}
+	if err := t.dev.Up(); err != nil {
+		return fmt.Errorf("cannot start WireGuard on %s: %w", t.name, err)
+	}
+	if err := t.applyRoutes(cfg); err != nil {
+		return err
+	}
+	if err := t.applyDNS(ctx, cfg); err != nil {
+		return err
+	}
+	return t.kickLocked()
+}
+
+func (t *Tunnel) serveUAPI(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go t.dev.IpcHandle(c)
+	}
+}
+
+func (t *Tunnel) addAddress(p netip.Prefix) error {
+	if err := t.j.record(entry{Kind: kindAddr, Link: t.name, Prefix: p}); err != nil {
+		return err
+	}
+	if err := t.ops.addAddr(t.name, p); err != nil && !errors.Is(err, errExists) {
+		return fmt.Errorf("cannot set address %s on %s: %w", p, t.name, err)
+	}
+	return nil
+}
+
+// applyRoutes brings the routes (and the endpoint pin) to what cfg needs.
+func (t *Tunnel) applyRoutes(cfg Config) error {
+	next := routePlan(cfg)
+	// Re-pin first: the endpoint may have moved, or the network changed.
+	if err := t.unpin(); err != nil {
+		return err
+	}
+	if endpointCovered(cfg, next) {
+		if err := t.pinEndpoint(cfg.Peer.Endpoint.Addr().Unmap()); err != nil {
+			return err
+		}
+	}
+	add, remove := diffPrefixes(t.routes, next)
+	for _, p := range add {
+		if err := t.j.record(entry{Kind: kindRoute, Link: t.name, Prefix: p}); err != nil {
+			return err
+		}
+		err := t.ops.addRoute(t.name, p)
+		if errors.Is(err, errExists) {
+			_ = t.j.forget(func(e entry) bool { return e.Kind == kindRoute && e.Prefix == p })
+			return fmt.Errorf("cannot route %s into the tunnel: another interface already has that exact route "+
+				"(another VPN or ghostwire profile?); disconnect it and try again", p)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot add route %s via %s: %w", p, t.name, err)
+		}
+		t.routes = append(t.routes, p)
+	}
+	for _, p := range remove {
+		if err := t.ops.delRoute(t.name, p); err != nil {
+			return fmt.Errorf("cannot remove route %s via %s: %w", p, t.name, err)
+		}
+		_ = t.j.forget(func(e entry) bool { return e.Kind == kindRoute && e.Prefix == p })
+		t.routes = slices.DeleteFunc(t.routes, func(q netip.Prefix) bool { return q == p })
+	}
+	return nil
+}
+
+func (t *Tunnel) pinEndpoint(ep netip.Addr) error {
+	gw, dev, ok, err := t.ops.pathTo(ep)
+	if err != nil {
+		return fmt.Errorf("cannot find how the server %s is reached now (no network?): %w", ep, err)
+	}
+	if !ok {
+		return nil
+	}
+	if dev == t.name {
+		return fmt.Errorf("the server %s is only reachable through the tunnel itself; check your network", ep)
+	}
+	e := entry{Kind: kindHostRoute, Prefix: netip.PrefixFrom(ep, ep.BitLen()), Gateway: gw, Link: dev}
+	if err := t.j.record(e); err != nil {
+		return err
+	}
+	err = t.ops.addHostRoute(e.Prefix, gw, dev)
+	if errors.Is(err, errExists) {
+		// Someone else pinned it already (another profile to the same
+		// server): use theirs, and leave it alone on the way out.
+		_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute })
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cannot pin the route to the server %s via %s: %w", ep, dev, err)
+	}
+	t.log.Info("the server endpoint is inside a tunnel range: pinned a host route to it", "route", e.String())
+	t.pin = &e
+	return nil
+}
+
+func (t *Tunnel) unpin() error {
+	if t.pin == nil {
+		return nil
+	}
+	if err := t.ops.delHostRoute(t.pin.Prefix, t.pin.Gateway, t.pin.Link); err != nil {
+		return fmt.Errorf("cannot remove the old route to the server: %w", err)
+	}
+	_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute })
+	t.pin = nil
+	return nil
+}
+
+// Name is the interface's real name (on macOS the OS picks it).
+func (t *Tunnel) Name() string { return t.name }
+
+// DNSMode reports the DNS mechanism in use (DNSOff when none).
+func (t *Tunnel) DNSMode() DNSMode {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dns.mode
+}
+
+// Close undoes every change and removes the interface. It is safe to call
+// more than once.
+func (t *Tunnel) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	defer releaseInterface(t.cfg.Interface)
+	t.dns.stop()
+	closeDevice := func() error {
+		if t.uapi != nil {
+			_ = t.uapi.Close()
+		}
+		if t.dev != nil {
+			t.dev.Close() // closes the TUN too: the kernel removes the interface
+		} else if t.tdev != nil {
+			_ = t.tdev.Close()
+		}
+		return nil
+	}
+	err := t.j.rollback(func(e entry) error { return undoEntry(e, t.ops, nil, closeDevice, t.log) }, t.log)
+	if err != nil {
+		return fmt.Errorf("the tunnel on %s was not fully undone (run `ghostwire down` again or restart the daemon): %w", t.name, err)
+	}
+	t.log.Info("tunnel down: interface, routes and DNS restored")
+	return nil
+}
+
+// Stats is the live state of the tunnel's peer.
+type Stats struct {
+	LatestHandshake time.Time // zero: no handshake yet
+	RxBytes         int64
+	TxBytes         int64
+}
+
+// Stats reads the peer's counters from the WireGuard device.
+func (t *Tunnel) Stats() (Stats, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return Stats{}, errors.New("the tunnel is down")
+	}
+	s, err := t.dev.IpcGet()
+	if err != nil {
+		return Stats{}, fmt.Errorf("cannot read the WireGuard device: %w", err)
+	}
+	return parseStats(s, t.cfg.Peer.PublicKey)
+}
+
+// Kick sends a keepalive to the peer now, which starts a handshake at once
+// when there is no session (instead of waiting for traffic).
+func (t *Tunnel) Kick() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("the tunnel is down")
+	}
+	return t.kickLocked()
+}
+
+func (t *Tunnel) kickLocked() error {
+	p := t.dev.LookupPeer(device.NoisePublicKey(t.cfg.Peer.PublicKey))
+	if p == nil {
+		return errors.New("the WireGuard device has no peer (internal error)")
+	}
+	p.SendKeepalive()
+	return nil
+}
+
+// Reconfigure applies cfg to the running tunnel without removing the
+// interface: a new private key (rotation), a new or changed peer, a new
+// address, MTU, routes and DNS. Interface and JournalDir cannot change.
+func (t *Tunnel) Reconfigure(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg = cfg.withDefaults()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("the tunnel is down: bring it up again")
+	}
+	old := t.cfg
+	if cfg.Interface != old.Interface || cfg.JournalDir != old.JournalDir {
+		return errors.New("tunnel reconfigure: the interface name and journal directory cannot change; close and bring up a new tunnel")
+	}
+	if err := t.dev.IpcSet(uapiConfig(cfg, &old)); err != nil {
+		return fmt.Errorf("cannot reconfigure WireGuard: %w", err)
+	}
+	t.cfg = cfg
+	if cfg.Address != old.Address {
+		if err := t.addAddress(cfg.Address); err != nil {
+			return err
+		}
+		if err := t.ops.delAddr(t.name, old.Address); err != nil {
+			return fmt.Errorf("cannot remove old address %s: %w", old.Address, err)
+		}
+		_ = t.j.forget(func(e entry) bool { return e.Kind == kindAddr && e.Prefix == old.Address })
+	}
+	if cfg.MTU != old.MTU {
+		if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {
+			return fmt.Errorf("cannot set MTU %d on %s: %w", cfg.MTU, t.name, err)
+		}
+	}
+	if err := t.applyRoutes(cfg); err != nil {
+		return err
+	}
+	if !sameDNS(cfg, old) {
+		if err := t.undoDNS(); err != nil {
+			return err
+		}
+		if err := t.applyDNS(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	t.log.Info("tunnel reconfigured", "address", cfg.Address, "endpoint", cfg.Peer.Endpoint,
+		"new_key", !cfg.PrivateKey.equal(old.PrivateKey), "new_peer", cfg.Peer.PublicKey != old.Peer.PublicKey)
+	return t.kickLocked()
+}
+
+func wgLogger(log *slog.Logger) *device.Logger {
+	return &device.Logger{
+		Verbosef: func(f string, a ...any) { log.Debug("wireguard: " + fmt.Sprintf(f, a...)) },
+		Errorf:   func(f string, a ...any) { log.Warn("wireguard: " + fmt.Sprintf(f, a...)) },
+	}
+}

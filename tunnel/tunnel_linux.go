@@ -1,0 +1,190 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/ipc"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+func createTUN(name string, mtu int) (tun.Device, error) { return tun.CreateTUN(name, mtu) }
+
+func uapiSocketPath(name string) string { return filepath.Join("/var/run/wireguard", name+".sock") }
+
+func uapiListen(name string) (net.Listener, error) {
+	f, err := ipc.UAPIOpen(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ipc.UAPIListen(name, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func linkIndexByName(name string) (int, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, err
+	}
+	return l.Attrs().Index, nil
+}
+
+// netlinkOps is netOps over rtnetlink (vishvananda/netlink), in the network
+// namespace of the calling thread.
+type netlinkOps struct{}
+
+func newNetOps() (netOps, error) { return netlinkOps{}, nil }
+
+func isNotFound(err error) bool {
+	var lnf netlink.LinkNotFoundError
+	return errors.As(err, &lnf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ESRCH) ||
+		errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT)
+}
+
+func addErr(err error) error {
+	if errors.Is(err, unix.EEXIST) {
+		return errExists
+	}
+	return err
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func (netlinkOps) linkIndex(name string) (int, error) { return linkIndexByName(name) }
+
+func (netlinkOps) linkUp(name string, mtu int) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetMTU(l, mtu); err != nil {
+		return err
+	}
+	return netlink.LinkSetUp(l)
+}
+
+func (netlinkOps) addAddr(link string, p netip.Prefix) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		return err
+	}
+	return addErr(netlink.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}))
+}
+
+func (netlinkOps) delAddr(link string, p netip.Prefix) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := netlink.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (netlinkOps) addRoute(link string, p netip.Prefix) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		return err
+	}
+	return addErr(netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK}))
+}
+
+func (netlinkOps) delRoute(link string, p netip.Prefix) error {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		if isNotFound(err) {
+			return nil // the kernel removed the routes with the interface
+		}
+		return err
+	}
+	err = netlink.RouteDel(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK})
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (netlinkOps) pathTo(dst netip.Addr) (netip.Addr, string, bool, error) {
+	rs, err := netlink.RouteGet(dst.AsSlice())
+	if err != nil {
+		return netip.Addr{}, "", false, err
+	}
+	if len(rs) == 0 {
+		return netip.Addr{}, "", false, fmt.Errorf("no route to %s", dst)
+	}
+	r := rs[0]
+	if r.Type == unix.RTN_LOCAL {
+		return netip.Addr{}, "", false, nil
+	}
+	l, err := netlink.LinkByIndex(r.LinkIndex)
+	if err != nil {
+		return netip.Addr{}, "", false, err
+	}
+	gw, _ := netip.AddrFromSlice(r.Gw)
+	return gw.Unmap(), l.Attrs().Name, true, nil
+}
+
+func hostRoute(dst netip.Prefix, gw netip.Addr, dev string) (*netlink.Route, error) {
+	l, err := netlink.LinkByName(dev)
+	if err != nil {
+		return nil, err
+	}
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(dst)}
+	if gw.IsValid() {
+		r.Gw = gw.AsSlice()
+	} else {
+		r.Scope = netlink.SCOPE_LINK
+	}
+	return r, nil
+}
+
+func (netlinkOps) addHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error {
+	r, err := hostRoute(dst, gw, dev)
+	if err != nil {
+		return err
+	}
+	return addErr(netlink.RouteAdd(r))
+}
+
+func (netlinkOps) delHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error {
+	r, err := hostRoute(dst, gw, dev)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := netlink.RouteDel(r); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (netlinkOps) delLink(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := netlink.LinkDel(l); err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
