@@ -42,6 +42,9 @@ type Profile struct {
 	// Reason says, for a person, why the profile is in State (error text,
 	// "server restarted, registering again", ...).
 	Reason string `json:"reason,omitempty"`
+	// ErrorCode is one of the Code* error codes when State is error or
+	// needs-sign-in, so front ends can tell why without parsing Reason.
+	ErrorCode string `json:"error_code,omitempty"`
 	// User is the signed-in identity's display name (e-mail/UPN), for display only.
 	User          string        `json:"user,omitempty"`
 	Interface     string        `json:"interface,omitempty"`

@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/server/api"
+)
+
+func TestSignInRegisterConnect(t *testing.T) {
+	r := newRig(t)
+	r.e.Up(SignInDeviceCode)
+	p := r.untilState(localapi.StateSigningIn)
+	if p.SignIn == nil || p.SignIn.UserCode != "ABCD-EFGH" || p.SignIn.VerificationURI == "" || p.SignIn.Seq == 0 {
+		t.Fatalf("signing-in must show the URL and code, got %+v", p.SignIn)
+	}
+	r.signin.approve <- struct{}{}
+	p = r.untilState(localapi.StateConnected)
+	if p.Address != "100.83.0.2/32" || len(p.Routes) != 2 || p.User != "ada@example.com" || p.SignIn != nil {
+		t.Fatalf("connected profile incomplete: %+v", p)
+	}
+	if p.LatestHandshake == nil || p.ConnectedSince == nil || p.ExpiresAt == nil {
+		t.Fatalf("connected without a handshake time: %+v", p)
+	}
+	want := []localapi.State{localapi.StateRegistering, localapi.StateSigningIn, localapi.StateRegistering, localapi.StateConnected}
+	if h := r.history(); !slices.Equal(h, want) {
+		t.Fatalf("states %v, want %v", h, want)
+	}
+	cfg := r.tuns.cfgs[0]
+	if cfg.Interface != "gwd0" || cfg.Keepalive != 25*time.Second || cfg.MTU != 1380 ||
+		!slices.Equal(cfg.Routes, mustPrefixes("10.203.96.0/20", "10.203.112.0/20")) || cfg.DNSServers[0] != netip.MustParseAddr("10.203.96.10") {
+		t.Fatalf("tunnel config: %+v", cfg)
+	}
+	if r.srv.lastRegister().DeviceName != "laptop" {
+		t.Fatalf("device name not sent: %+v", r.srv.lastRegister())
+	}
+}
+
+func TestNeverConnectedWhilePacketsDoNotFlow(t *testing.T) {
+	r := newRig(t)
+	r.tuns.blocked = true
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.signin.approve <- struct{}{}
+	p := r.until("error", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateError })
+	if slices.Contains(r.history(), localapi.StateConnected) {
+		t.Fatalf("said connected although no handshake ever happened: %v", r.history())
+	}
+	if p.ErrorCode != localapi.CodeUnavailable || !strings.Contains(p.Reason, "UDP") {
+		t.Fatalf("want an unavailable error naming UDP, got %q %q", p.ErrorCode, p.Reason)
+	}
+	if len(r.srv.peerKeys()) != 0 || r.tuns.closes != 1 {
+		t.Fatalf("a failed first connect must remove its peer and tunnel: peers=%v closes=%d", r.srv.peerKeys(), r.tuns.closes)
+	}
+}
+
+func TestFastConnectWithValidToken(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	r.e.Down()
+	configs, registers := r.srv.configCalls, r.srv.registerCount()
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateConnected)
+	if r.srv.configCalls != configs || r.srv.registerCount() != registers+1 || r.signin.prompts != 1 {
+		t.Fatalf("with a valid token, up must be one register call and no sign-in: config calls %d→%d, registers %d→%d, prompts %d",
+			configs, r.srv.configCalls, registers, r.srv.registerCount(), r.signin.prompts)
+	}
+}
+
+func TestServerRestartReRegistersWithNewKey(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.resetHistory()
+	r.srv.restart()
+	p := r.until("new key", time.Second, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && r.key() != old
+	})
+	if h := r.history(); !slices.Equal(h, []localapi.State{localapi.StateReconnecting, localapi.StateConnected}) {
+		t.Fatalf("states %v", h)
+	}
+	if !r.srv.has(r.key()) || r.srv.has(old) || r.srv.lastRegister().Replaces != "" {
+		t.Fatalf("want a fresh registration of the new key: %+v", r.srv.lastRegister())
+	}
+	if r.tuns.ups != 1 || r.tuns.reconfs != 1 {
+		t.Fatalf("the tunnel must be reconfigured in place, got ups=%d reconfs=%d", r.tuns.ups, r.tuns.reconfs)
+	}
+	if r.signin.prompts != 1 {
+		t.Fatal("re-registering must be silent")
+	}
+	_ = p
+}
+
+func TestPeerExpiredOnServer(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	// The server's sweeper removed the peer (idle or lifetime).
+	r.srv.mu.Lock()
+	delete(r.srv.peers, old)
+	r.srv.mu.Unlock()
+	r.until("re-registered", time.Second, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && r.key() != old
+	})
+}
+
+func TestHandshakeStaleThenRecovers(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.tuns.mu.Lock()
+	r.tuns.blocked = true
+	r.tuns.mu.Unlock()
+	p := r.until("reconnecting", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateReconnecting })
+	if p.LatestHandshake == nil || r.clock.Wall().Sub(*p.LatestHandshake) <= 205*time.Second && !strings.Contains(p.Reason, "handshake") {
+		t.Fatalf("reconnecting only after the handshake is stale: %+v", p)
+	}
+	r.tuns.mu.Lock()
+	r.tuns.blocked = false
+	r.tuns.mu.Unlock()
+	r.until("connected again", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateConnected })
+	if !r.srv.has(r.key()) {
+		t.Fatal("connected with a key the server does not know")
+	}
+	_ = old
+}
+
+func TestWallClockJumpReRegisters(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.resetHistory()
+	// The laptop slept an hour; meanwhile the server swept the peer.
+	r.srv.restart()
+	r.clock.Sleep(time.Hour)
+	p := r.until("reconnecting at once", 100*time.Millisecond, func(p localapi.Profile) bool { return p.State != localapi.StateConnected })
+	if p.State != localapi.StateReconnecting {
+		t.Fatalf("after a clock jump: %s %q", p.State, p.Reason)
+	}
+	r.until("new key", 100*time.Millisecond, func(p localapi.Profile) bool { return p.State == localapi.StateConnected && r.key() != old })
+}
+
+func TestWakeWithLiveSessionKeepsKey(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.e.Notify(EventWake)
+	r.until("checked", 100*time.Millisecond, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && slices.Contains(r.history(), localapi.StateReconnecting)
+	})
+	if r.key() != old {
+		t.Fatal("a live session after wake must keep its key")
+	}
+}
+
+func TestNetworkChangeWithPeerGone(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.srv.restart()
+	r.e.Notify(EventNetworkChange)
+	// No clock steps needed beyond the tick: the event asks the server now.
+	r.until("new key", 100*time.Millisecond, func(p localapi.Profile) bool { return p.State == localapi.StateConnected && r.key() != old })
+	if r.clock.Now().Sub(newFakeClock().Now()) > 30*time.Second+r.e.t.PeerCheck {
+		t.Fatal("a network change must be acted on at once, not at the next periodic check")
+	}
+}
+
+func TestNetworkChangeDeadPathReRegisters(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.tuns.mu.Lock()
+	r.tuns.blocked = true
+	r.tuns.mu.Unlock()
+	regs := r.srv.registerCount()
+	r.e.Notify(EventNetworkChange)
+	// No answer within the handshake timeout: a new key is registered.
+	r.until("re-register", 500*time.Millisecond, func(p localapi.Profile) bool {
+		return p.State == localapi.StateReconnecting && r.srv.registerCount() > regs
+	})
+	if !strings.Contains(r.e.Profile().Reason, "network changed") {
+		t.Fatalf("reason should name the network change: %q", r.e.Profile().Reason)
+	}
+	r.tuns.mu.Lock()
+	r.tuns.blocked = false
+	r.tuns.mu.Unlock()
+	r.until("new key", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateConnected && r.key() != old })
+}
+
+func TestRefreshRefusedNeedsSignIn(t *testing.T) {
+	r := newRig(t)
+	r.signin.tokenLife = 10 * time.Minute
+	r.connect()
+	r.signin.mu.Lock()
+	r.signin.refuseRefresh = true
+	r.signin.mu.Unlock()
+	r.srv.restart() // the next peer check needs a token
+	p := r.until("needs-sign-in", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateNeedsSignIn })
+	if p.ErrorCode != localapi.CodeSignIn || !strings.Contains(p.Reason, "ghostwire login") {
+		t.Fatalf("needs-sign-in must say what to do: %q %q", p.ErrorCode, p.Reason)
+	}
+	if r.tuns.closes != 1 || p.Address != "" {
+		t.Fatal("a profile that needs sign-in has no tunnel")
+	}
+	// Login signs in again and reconnects.
+	r.signin.mu.Lock()
+	r.signin.refuseRefresh = false
+	r.signin.mu.Unlock()
+	r.e.Login(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.signin.approve <- struct{}{}
+	r.untilState(localapi.StateConnected)
+}
+
+func TestSilentTokenRefresh(t *testing.T) {
+	r := newRig(t)
+	r.signin.tokenLife = 5 * time.Minute
+	r.connect()
+	r.srv.restart()
+	r.clock.Advance(6 * time.Minute) // token expired: the re-register refreshes it
+	r.until("connected", time.Second, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && r.srv.has(r.key())
+	})
+	if r.signin.prompts != 1 || r.signin.n < 2 {
+		t.Fatalf("want a silent refresh: prompts=%d tokens=%d", r.signin.prompts, r.signin.n)
+	}
+}
+
+func TestDownDuringSignInCancels(t *testing.T) {
+	r := newRig(t)
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.e.Down()
+	p := r.e.Profile()
+	if p.State != localapi.StateDisconnected || p.SignIn != nil {
+		t.Fatalf("after down: %+v", p)
+	}
+	r.signin.mu.Lock()
+	err := r.signin.signInCtxErr
+	r.signin.mu.Unlock()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("the sign-in flow must see its context cancelled, got %v", err)
+	}
+	if r.tuns.ups != 0 || r.srv.registerCount() != 0 || r.e.Running() {
+		t.Fatal("nothing may be registered or brought up after down")
+	}
+}
+
+func TestDownRemovesPeerAndTunnel(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	key := r.key()
+	r.e.Down()
+	if r.srv.has(key) || r.tuns.closes != 1 {
+		t.Fatalf("down must delete the peer and close the tunnel: has=%v closes=%d", r.srv.has(key), r.tuns.closes)
+	}
+	if p := r.e.Profile(); p.State != localapi.StateDisconnected || p.Address != "" || len(p.Routes) != 0 {
+		t.Fatalf("after down: %+v", p)
+	}
+}
+
+func TestKeyRotationKeepsAddressAndConnection(t *testing.T) {
+	r := newRig(t)
+	r.srv.lifetime = 10 * time.Minute
+	p0 := r.connect()
+	old := r.key()
+	r.resetHistory()
+	// A tenth of the lifetime before expiry (minute 9) the key rotates.
+	p := r.until("rotated", time.Second, func(p localapi.Profile) bool { return r.key() != old })
+	p = r.untilState(localapi.StateConnected)
+	if got := r.srv.lastRegister(); got.Replaces != old {
+		t.Fatalf("rotation must register with Replaces=old key, got %+v", got)
+	}
+	if p.Address != p0.Address {
+		t.Fatalf("address changed at rotation: %s → %s", p0.Address, p.Address)
+	}
+	if h := r.history(); slices.Contains(h, localapi.StateReconnecting) || slices.Contains(h, localapi.StateDisconnected) {
+		t.Fatalf("rotation must not drop the connection: %v", h)
+	}
+	if r.srv.has(old) || r.tuns.ups != 1 || r.tuns.reconfs != 1 {
+		t.Fatalf("old peer removed=%v, tunnel ups=%d reconfs=%d", !r.srv.has(old), r.tuns.ups, r.tuns.reconfs)
+	}
+	if r.clock.Wall().After(p0.ExpiresAt.Add(-30 * time.Second)) {
+		t.Fatalf("rotated too late: at %s, expiry %s", r.clock.Wall(), p0.ExpiresAt)
+	}
+}
+
+func TestExtendRotatesNow(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	if err := r.e.Extend(); err != nil {
+		t.Fatal(err)
+	}
+	r.until("rotated", 100*time.Millisecond, func(p localapi.Profile) bool { return r.key() != old && p.State == localapi.StateConnected })
+	if r.srv.lastRegister().Replaces != old {
+		t.Fatal("extend must replace the old key")
+	}
+}
+
+func TestForbiddenIsAnErrorForPeople(t *testing.T) {
+	r := newRig(t)
+	r.srv.forbidden = true
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.signin.approve <- struct{}{}
+	p := r.untilState(localapi.StateError)
+	if p.ErrorCode != localapi.CodeForbidden || !strings.Contains(p.Reason, "group") {
+		t.Fatalf("got %q %q", p.ErrorCode, p.Reason)
+	}
+}
+
+func TestServerUnreachableAtUp(t *testing.T) {
+	r := newRig(t)
+	r.srv.down = true
+	r.e.Up(SignInAuto)
+	p := r.untilState(localapi.StateError)
+	if p.ErrorCode != localapi.CodeUnavailable {
+		t.Fatalf("got %q %q", p.ErrorCode, p.Reason)
+	}
+}
+
+func TestUnreachableWhileConnectedRetries(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	r.srv.mu.Lock()
+	r.srv.down = true
+	r.srv.peers = map[string]api.Peer{}
+	r.srv.mu.Unlock()
+	r.until("retrying", time.Second, func(p localapi.Profile) bool {
+		return p.State == localapi.StateReconnecting && strings.Contains(p.Reason, "retrying")
+	})
+	r.srv.mu.Lock()
+	r.srv.down = false
+	r.srv.mu.Unlock()
+	r.until("back", time.Second, func(p localapi.Profile) bool { return p.State == localapi.StateConnected })
+}
+
+func TestOverlappingRoutesRefused(t *testing.T) {
+	r := newRig(t)
+	r.e.c.Claim = func(name string, routes []netip.Prefix) error {
+		return &ServerError{Kind: ErrConflict, Message: fmt.Sprintf("profile %q wants %s, which overlaps profile \"prod\"", name, routes[0])}
+	}
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.signin.approve <- struct{}{}
+	p := r.untilState(localapi.StateError)
+	if p.ErrorCode != localapi.CodeConflict || !strings.Contains(p.Reason, `"prod"`) {
+		t.Fatalf("got %q %q", p.ErrorCode, p.Reason)
+	}
+	if len(r.srv.peerKeys()) != 0 || r.tuns.ups != 0 {
+		t.Fatal("a refused profile must leave no peer and no tunnel")
+	}
+}
+
+func TestLogoutForgetsSession(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	r.e.Logout()
+	if p := r.e.Profile(); p.State != localapi.StateDisconnected || p.User != "" {
+		t.Fatalf("after logout: %+v", p)
+	}
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+}
+
+func TestRotateBefore(t *testing.T) {
+	for _, c := range []struct{ life, want time.Duration }{
+		{10 * time.Minute, time.Minute}, {12 * time.Hour, 5 * time.Minute}, {time.Minute, 6 * time.Second},
+	} {
+		if got := rotateBefore(c.life); got != c.want {
+			t.Errorf("rotateBefore(%s) = %s, want %s", c.life, got, c.want)
+		}
+	}
+}

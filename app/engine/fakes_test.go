@@ -1,0 +1,434 @@
+package engine
+
+// Fakes of the engine's own ports. The engine is pure logic; its real ports
+// (HTTP client, auth/signin, tunnel) are tested in their packages and together
+// in the daemon's system test. These fakes model the behaviour the engine
+// relies on: a server that forgets peers when it restarts, a sign-in whose
+// refresh can be refused, a tunnel whose handshakes happen only while packets
+// can flow.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/server/api"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// fakeClock has separate monotonic and wall readings so a sleep can be faked
+// by moving only the wall clock.
+type fakeClock struct {
+	mu      sync.Mutex
+	mono    time.Time
+	wall    time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	t0 := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	return &fakeClock{mono: t0, wall: t0}
+}
+
+func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.mono }
+func (c *fakeClock) Wall() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.wall }
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.mono
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: c.mono.Add(d), ch: ch})
+	return ch
+}
+
+// Advance moves both clocks and fires due timers.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.mono = c.mono.Add(d)
+	c.wall = c.wall.Add(d)
+	var keep []waiter
+	for _, w := range c.waiters {
+		if !w.at.After(c.mono) {
+			w.ch <- c.mono
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	c.waiters = keep
+	c.mu.Unlock()
+}
+
+// Sleep moves only the wall clock, as a suspended laptop sees it.
+func (c *fakeClock) Sleep(d time.Duration) {
+	c.mu.Lock()
+	c.wall = c.wall.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeServer is the /v1 API with the rules the engine depends on.
+type fakeServer struct {
+	mu          sync.Mutex
+	clock       *fakeClock
+	cfg         api.Config
+	peers       map[string]api.Peer // by public key
+	tokens      map[string]bool     // valid access tokens
+	nextAddr    int
+	lifetime    time.Duration
+	routes      []string
+	down        bool // unreachable
+	forbidden   bool
+	configCalls int
+	registers   []api.RegisterRequest
+	deletes     []string
+}
+
+func newFakeServer(c *fakeClock) *fakeServer {
+	return &fakeServer{clock: c, peers: map[string]api.Peer{}, tokens: map[string]bool{}, nextAddr: 2,
+		lifetime: time.Hour, routes: []string{"10.203.96.0/20", "10.203.112.0/20"},
+		cfg: api.Config{ServerName: "test", Provider: api.ProviderOIDC, Issuer: "https://idp.test", ClientID: "gw"}}
+}
+
+var serverKey, _ = wgtypes.GeneratePrivateKey()
+
+func (s *fakeServer) Config(ctx context.Context) (api.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.configCalls++
+	if s.down {
+		return api.Config{}, &ServerError{Kind: ErrUnreachable, Message: "cannot reach the server"}
+	}
+	return s.cfg, nil
+}
+
+func (s *fakeServer) auth(token string) error {
+	if s.down {
+		return &ServerError{Kind: ErrUnreachable, Message: "cannot reach the server"}
+	}
+	if !s.tokens[token] {
+		return &ServerError{Kind: ErrUnauthorized, Message: "token refused"}
+	}
+	if s.forbidden {
+		return &ServerError{Kind: ErrForbidden, Message: "your account is not in the group allowed to use this VPN"}
+	}
+	return nil
+}
+
+func (s *fakeServer) Register(ctx context.Context, token string, req api.RegisterRequest) (api.Peer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.auth(token); err != nil {
+		return api.Peer{}, err
+	}
+	s.registers = append(s.registers, req)
+	addr := ""
+	if req.Replaces != "" {
+		old, ok := s.peers[req.Replaces]
+		if !ok {
+			return api.Peer{}, &ServerError{Kind: ErrNotFound, Message: "no such peer"}
+		}
+		addr = old.Address
+		delete(s.peers, req.Replaces)
+	} else {
+		addr = fmt.Sprintf("100.83.0.%d/32", s.nextAddr)
+		s.nextAddr++
+	}
+	now := s.clock.Wall()
+	p := api.Peer{PublicKey: req.PublicKey, Address: addr, ServerPublicKey: serverKey.PublicKey().String(),
+		Endpoint: "10.203.0.1:51820", Routes: s.routes, DNSServers: []string{"10.203.96.10"},
+		SearchDomains: []string{"svc.cluster.local"}, MatchDomains: []string{"cluster.local"}, MTU: 1380,
+		KeepaliveSeconds: 25, CreatedAt: now, ExpiresAt: now.Add(s.lifetime)}
+	s.peers[req.PublicKey] = p
+	return p, nil
+}
+
+func (s *fakeServer) Peer(ctx context.Context, token, key string) (api.Peer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.auth(token); err != nil {
+		return api.Peer{}, err
+	}
+	p, ok := s.peers[key]
+	if !ok {
+		return api.Peer{}, &ServerError{Kind: ErrNotFound, Message: "no such peer"}
+	}
+	return p, nil
+}
+
+func (s *fakeServer) DeletePeer(ctx context.Context, token, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.auth(token); err != nil {
+		return err
+	}
+	s.deletes = append(s.deletes, key)
+	if _, ok := s.peers[key]; !ok {
+		return &ServerError{Kind: ErrNotFound, Message: "no such peer"}
+	}
+	delete(s.peers, key)
+	return nil
+}
+
+func (s *fakeServer) restart() { s.mu.Lock(); s.peers = map[string]api.Peer{}; s.mu.Unlock() }
+func (s *fakeServer) has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.peers[key]
+	return ok
+}
+func (s *fakeServer) peerKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ks []string
+	for k := range s.peers {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+func (s *fakeServer) registerCount() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.registers) }
+func (s *fakeServer) lastRegister() api.RegisterRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.registers[len(s.registers)-1]
+}
+
+// fakeSignIn issues tokens valid for tokenLife; refresh can be refused.
+type fakeSignIn struct {
+	mu            sync.Mutex
+	srv           *fakeServer
+	clock         *fakeClock
+	session       bool
+	token         Token
+	n             int
+	refuseRefresh bool
+	approve       chan struct{}
+	signInCtxErr  error
+	prompts       int
+	tokenLife     time.Duration
+}
+
+func (f *fakeSignIn) issue() {
+	f.n++
+	f.token = Token{AccessToken: fmt.Sprintf("tok-%d", f.n), ExpiresAt: f.clock.Wall().Add(f.tokenLife), User: "ada@example.com"}
+	f.srv.mu.Lock()
+	f.srv.tokens[f.token.AccessToken] = true
+	f.srv.mu.Unlock()
+}
+
+func (f *fakeSignIn) SignIn(ctx context.Context, mode SignInMode, prompt func(Prompt)) error {
+	f.mu.Lock()
+	f.prompts++
+	f.mu.Unlock()
+	prompt(Prompt{VerificationURI: "https://idp.test/device", UserCode: "ABCD-EFGH", ExpiresAt: f.clock.Wall().Add(10 * time.Minute)})
+	select {
+	case <-ctx.Done():
+		f.mu.Lock()
+		f.signInCtxErr = ctx.Err()
+		f.mu.Unlock()
+		return ctx.Err()
+	case <-f.approve:
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.session = true
+	f.issue()
+	return nil
+}
+
+func (f *fakeSignIn) Token(ctx context.Context) (Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.session {
+		return Token{}, ErrSignInRequired
+	}
+	if !f.clock.Wall().Before(f.token.ExpiresAt) {
+		if f.refuseRefresh {
+			f.session = false
+			return Token{}, &ServerError{Kind: ErrSignInRequired, Message: "your sign-in has expired (the identity provider refused to renew it): run `ghostwire login`"}
+		}
+		f.issue()
+	}
+	return f.token, nil
+}
+
+func (f *fakeSignIn) Logout() { f.mu.Lock(); f.session = false; f.mu.Unlock() }
+
+// fakeNet decides whether packets flow between the tunnel and the server.
+type fakeTunnels struct {
+	mu      sync.Mutex
+	clock   *fakeClock
+	srv     *fakeServer
+	blocked bool // UDP dropped
+	ups     int
+	reconfs int
+	closes  int
+	live    *fakeTunnel
+	cfgs    []TunnelConfig
+}
+
+type fakeTunnel struct {
+	ts     *fakeTunnels
+	cfg    TunnelConfig
+	hs     time.Time
+	rx, tx int64
+	closed bool
+}
+
+func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.ups++
+	ts.cfgs = append(ts.cfgs, cfg)
+	ts.live = &fakeTunnel{ts: ts, cfg: cfg}
+	return ts.live, nil
+}
+
+func (ts *fakeTunnels) flows(t *fakeTunnel) bool {
+	return !ts.blocked && !t.closed && ts.srv.has(t.cfg.PrivateKey.PublicKey().String())
+}
+
+func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
+	t.ts.reconfs++
+	t.ts.cfgs = append(t.ts.cfgs, cfg)
+	if cfg.PrivateKey != t.cfg.PrivateKey {
+		t.hs = time.Time{} // a new peer on both ends: a new session is needed
+	}
+	t.cfg = cfg
+	return nil
+}
+
+// Stats simulates keepalives: while packets flow, a session is renewed every
+// 120 s (RekeyAfterTime) and keepalive answers arrive.
+func (t *fakeTunnel) Stats() (TunnelStats, error) {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
+	now := t.ts.clock.Wall()
+	if t.ts.flows(t) && !t.hs.IsZero() && now.Sub(t.hs) >= 120*time.Second {
+		t.hs = now
+		t.rx += 32
+	}
+	return TunnelStats{LatestHandshake: t.hs, RxBytes: t.rx, TxBytes: t.tx}, nil
+}
+
+func (t *fakeTunnel) Kick() error {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
+	t.tx += 148
+	if t.ts.flows(t) {
+		if t.hs.IsZero() {
+			t.hs = t.ts.clock.Wall()
+		}
+		t.rx += 32
+	}
+	return nil
+}
+
+func (t *fakeTunnel) Close() error {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
+	t.closed = true
+	t.ts.closes++
+	return nil
+}
+
+// rig is one engine with its fakes.
+type rig struct {
+	t      *testing.T
+	clock  *fakeClock
+	srv    *fakeServer
+	signin *fakeSignIn
+	tuns   *fakeTunnels
+	e      *Engine
+
+	mu     sync.Mutex
+	states []localapi.State
+}
+
+func newRig(t *testing.T) *rig {
+	r := &rig{t: t, clock: newFakeClock()}
+	r.srv = newFakeServer(r.clock)
+	r.signin = &fakeSignIn{srv: r.srv, clock: r.clock, approve: make(chan struct{}, 1), tokenLife: time.Hour}
+	r.tuns = &fakeTunnels{clock: r.clock, srv: r.srv}
+	r.e = New(Config{Name: "work", Server: "https://vpn.test", Interface: "gwd0", DeviceName: "laptop",
+		API: r.srv, Tunnels: r.tuns, Clock: r.clock,
+		NewSignIn: func(api.Config) (SignIn, error) { return r.signin, nil },
+		OnChange:  r.record})
+	t.Cleanup(r.e.Down)
+	return r
+}
+
+func (r *rig) record() {
+	s := r.e.Profile().State
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.states); n == 0 || r.states[n-1] != s {
+		r.states = append(r.states, s)
+	}
+}
+
+func (r *rig) history() []localapi.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]localapi.State(nil), r.states...)
+}
+
+func (r *rig) resetHistory() { r.mu.Lock(); r.states = nil; r.mu.Unlock() }
+
+// until runs the fake clock in steps until cond holds (10 s of real time at most).
+func (r *rig) until(what string, step time.Duration, cond func(p localapi.Profile) bool) localapi.Profile {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if p := r.e.Profile(); cond(p) {
+			return p
+		}
+		r.clock.Advance(step)
+		time.Sleep(2 * time.Millisecond)
+	}
+	p := r.e.Profile()
+	r.t.Fatalf("timed out waiting for %s; profile: state=%s reason=%q history=%v", what, p.State, p.Reason, r.history())
+	return p
+}
+
+func (r *rig) untilState(s localapi.State) localapi.Profile {
+	r.t.Helper()
+	return r.until(string(s), 100*time.Millisecond, func(p localapi.Profile) bool { return p.State == s })
+}
+
+// connect signs in and connects, the normal start of most tests.
+func (r *rig) connect() localapi.Profile {
+	r.t.Helper()
+	r.e.Up(SignInAuto)
+	r.untilState(localapi.StateSigningIn)
+	r.signin.approve <- struct{}{}
+	return r.untilState(localapi.StateConnected)
+}
+
+func (r *rig) key() string {
+	r.tuns.mu.Lock()
+	defer r.tuns.mu.Unlock()
+	return r.tuns.live.cfg.PrivateKey.PublicKey().String()
+}
+
+func mustPrefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+)
+
+// verify is an open question "do packets still flow?", asked after a wake, a
+// clock jump or a network change: answered by a handshake or bytes arriving
+// after since, before deadline.
+type verify struct {
+	since    time.Time // wall
+	rx       int64
+	deadline time.Time // monotonic
+	reason   string
+}
+
+// watch keeps a connected profile alive. It returns an *errReconnect when the
+// peer must be registered again with a new key, or another error to retry.
+func (e *Engine) watch(ctx context.Context) error {
+	lastMono, lastWall := e.c.Clock.Now(), e.c.Clock.Wall()
+	nextCheck := lastMono.Add(e.t.PeerCheck)
+	var pending *verify
+	var retryRotate time.Time // monotonic; zero: follow the peer's expiry
+
+	startVerify := func(reason string, dead bool) {
+		st, _ := e.tun.Stats()
+		pending = &verify{since: e.c.Clock.Wall(), rx: st.RxBytes, deadline: e.c.Clock.Now().Add(e.t.HandshakeTimeout), reason: reason}
+		if dead {
+			// After sleep the session is most likely dead: say so at once.
+			e.setState(localapi.StateReconnecting, reason+", checking the connection")
+		}
+		if err := e.tun.Kick(); err != nil {
+			e.log.Warn("could not start a handshake", "err", err)
+		}
+	}
+
+	for {
+		var ev Event
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev = <-e.events:
+		case <-e.c.Clock.After(e.t.Tick):
+		}
+		now, wall := e.c.Clock.Now(), e.c.Clock.Wall()
+
+		// Sleep shows as the wall clock running ahead of the monotonic one.
+		mono, walled := now.Sub(lastMono), wall.Sub(lastWall)
+		lastMono, lastWall = now, wall
+		if d := walled - mono; d > e.t.ClockJump || d < -e.t.ClockJump {
+			e.log.Info("wall clock jumped; the machine probably slept", "jump", d.Round(time.Second))
+			ev = EventWake
+		}
+
+		switch ev {
+		case EventWake, EventNetworkChange:
+			e.log.Info("checking the connection", "because", ev.String())
+			startVerify(ev.String(), ev == EventWake)
+			// Ask the server now: after a long sleep the peer is often gone.
+			if err := e.checkPeer(ctx); err != nil {
+				return err
+			}
+			nextCheck = now.Add(e.t.PeerCheck)
+		case eventExtend:
+			if err := e.rotate(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+
+		st, err := e.tun.Stats()
+		if err != nil {
+			return fmt.Errorf("the tunnel stopped working (%v)", err)
+		}
+		e.showStats(st)
+
+		if pending != nil {
+			if (!st.LatestHandshake.IsZero() && st.LatestHandshake.After(pending.since)) || st.RxBytes > pending.rx {
+				e.log.Info("connection checked: packets flow", "after", pending.reason)
+				pending = nil
+				if e.Profile().State != localapi.StateConnected {
+					now := e.c.Clock.Wall()
+					e.update(func(p *localapi.Profile) {
+						p.State, p.Reason, p.ErrorCode = localapi.StateConnected, "", ""
+						p.ConnectedSince = &now
+					})
+				}
+			} else if !now.Before(pending.deadline) {
+				return &errReconnect{reason: pending.reason + ": no answer from the server, registering again"}
+			} else {
+				_ = e.tun.Kick()
+			}
+		}
+
+		if pending == nil && !st.LatestHandshake.IsZero() && wall.Sub(st.LatestHandshake) > e.t.StaleAfter {
+			e.setState(localapi.StateReconnecting, fmt.Sprintf("no handshake for %s", wall.Sub(st.LatestHandshake).Round(time.Second)))
+			if err := e.checkPeer(ctx); err != nil {
+				return err
+			}
+			startVerify("no handshake for a while", true)
+			nextCheck = now.Add(e.t.PeerCheck)
+		}
+
+		if !now.Before(nextCheck) {
+			nextCheck = now.Add(e.t.PeerCheck)
+			if err := e.checkPeer(ctx); err != nil {
+				return err
+			}
+		}
+
+		if e.rotationDue(wall, now, retryRotate) {
+			if err := e.rotate(ctx); err != nil {
+				var rc *errReconnect
+				if errors.As(err, &rc) || permanent(err) {
+					return err
+				}
+				e.log.Warn("key rotation failed; will try again", "err", err)
+				retryRotate = now.Add(e.t.RetryMin * 5)
+			} else {
+				retryRotate = time.Time{}
+			}
+		}
+	}
+}
+
+// rotateBefore is how long before the peer's expiry the key is rotated: a
+// tenth of the lifetime, at most five minutes.
+func rotateBefore(lifetime time.Duration) time.Duration {
+	return min(lifetime/10, 5*time.Minute)
+}
+
+func (e *Engine) rotationDue(wall, now, retry time.Time) bool {
+	if e.peer == nil || e.peer.ExpiresAt.IsZero() {
+		return false
+	}
+	if !retry.IsZero() {
+		return !now.Before(retry)
+	}
+	life := e.peer.ExpiresAt.Sub(e.peer.CreatedAt)
+	return !wall.Before(e.peer.ExpiresAt.Add(-rotateBefore(life)))
+}
+
+// rotate registers a new key that replaces the current one (same address, so
+// open connections survive) and reconfigures the tunnel in place.
+func (e *Engine) rotate(ctx context.Context) error {
+	old := e.key.PublicKey().String()
+	oldAddr := e.peer.Address
+	e.log.Info("rotating the key before the peer's lifetime ends", "expires", e.peer.ExpiresAt)
+	err := e.connect(ctx, false, SignInAuto, old)
+	if errors.Is(err, ErrNotFound) {
+		return &errReconnect{reason: "the server no longer knows this device, registering again"}
+	}
+	if err != nil {
+		return err
+	}
+	if e.peer.Address != oldAddr {
+		e.log.Warn("the server gave a new address at key rotation; open connections will break", "old", oldAddr, "new", e.peer.Address)
+	}
+	return nil
+}
+
+// checkPeer asks the server about our own peer: gone means register again.
+func (e *Engine) checkPeer(ctx context.Context) error {
+	s := e.signerNow()
+	if s == nil || e.key == nil {
+		return nil
+	}
+	tok, err := s.Token(ctx)
+	if err != nil {
+		return err // ErrSignInRequired: a person must act
+	}
+	peer, err := e.c.API.Peer(ctx, tok.AccessToken, e.key.PublicKey().String())
+	switch {
+	case err == nil:
+		if !peer.ExpiresAt.IsZero() {
+			e.peer.ExpiresAt = peer.ExpiresAt
+			exp := peer.ExpiresAt
+			e.update(func(p *localapi.Profile) { p.ExpiresAt = &exp })
+		}
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return &errReconnect{reason: "the server no longer knows this device (it restarted or the peer expired), registering again"}
+	case errors.Is(err, ErrUnauthorized):
+		// Token() said the token is valid yet the server refused it: the
+		// next Token() call renews it; nothing to do now.
+		e.log.Warn("the server refused the token while checking the peer", "err", err)
+		return nil
+	case errors.Is(err, ErrForbidden):
+		return err
+	default:
+		// Unreachable: the handshake watch decides whether packets flow.
+		e.log.Info("could not ask the server about this peer", "err", err)
+		return nil
+	}
+}
