@@ -1,0 +1,105 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/e2e/topo"
+)
+
+// Plain WireGuard baseline between the laptop and node 1: two stock
+// wireguard-go devices configured with `wg`, on addresses from the second
+// cluster's tunnel range (unused in a one-cluster topology).
+const (
+	plainLaptopAddr = "100.85.255.1"
+	plainNodeAddr   = "100.85.255.2"
+	plainPort       = 51821
+)
+
+// startPlainWireGuard links laptop and node 1 with plain wireguard-go and
+// returns the node's tunnel address.
+func startPlainWireGuard(t testing.TB, tp *topo.Topology) string {
+	t.Helper()
+	c := tp.Clusters[0]
+	lif, nif := "gwe"+tp.Suffix+"p", "gwe"+tp.Suffix+"q"
+	startStockWireGuard(t, tp, tp.Laptop, lif)
+	startStockWireGuard(t, tp, c.Node, nif)
+	key := func(ns *topo.NS, name string) (privFile, pub string) {
+		priv := strings.TrimSpace(sh(t, ns, "wg", "genkey"))
+		privFile = filepath.Join(tp.Dir, name+".key")
+		if err := os.WriteFile(privFile, []byte(priv+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return privFile, strings.TrimSpace(sh(t, ns, "sh", "-c", "wg pubkey < "+privFile))
+	}
+	lpriv, lpub := key(tp.Laptop, "plain-laptop")
+	npriv, npub := key(c.Node, "plain-node")
+	sh(t, c.Node, "wg", "set", nif, "private-key", npriv, "listen-port", fmt.Sprint(plainPort),
+		"peer", lpub, "allowed-ips", plainLaptopAddr+"/32")
+	sh(t, tp.Laptop, "wg", "set", lif, "private-key", lpriv,
+		"peer", npub, "endpoint", fmt.Sprintf("%s:%d", c.NodePublic, plainPort), "allowed-ips", plainNodeAddr+"/32")
+	sh(t, c.Node, "ip", "addr", "add", plainNodeAddr+"/30", "dev", nif)
+	sh(t, c.Node, "ip", "link", "set", nif, "mtu", "1420", "up")
+	sh(t, tp.Laptop, "ip", "addr", "add", plainLaptopAddr+"/30", "dev", lif)
+	sh(t, tp.Laptop, "ip", "link", "set", lif, "mtu", "1420", "up")
+	sh(t, tp.Laptop, "ping", "-c", "1", "-W", "5", plainNodeAddr)
+	return plainNodeAddr
+}
+
+// iperf3 measures TCP throughput from the laptop to server (an iperf3 -s
+// running on node 1) for secs seconds, in bits per second.
+func iperf3(t testing.TB, tp *topo.Topology, server string, secs int) float64 {
+	t.Helper()
+	out, err := tp.Laptop.Run("iperf3", "-c", server, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "5000")
+	if err != nil {
+		t.Fatalf("iperf3 to %s: %v", server, err)
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.End.SumReceived.BitsPerSecond == 0 {
+		t.Fatalf("iperf3 to %s: unreadable result (%v):\n%s", server, err, out)
+	}
+	return r.End.SumReceived.BitsPerSecond
+}
+
+// startIperfServer runs iperf3 -s on node 1 and waits for it.
+func startIperfServer(t testing.TB, tp *topo.Topology) {
+	t.Helper()
+	c := tp.Clusters[0]
+	p, err := tp.Start(c.Node, "iperf3-server", nil, "iperf3", "-s", "-p", "5201")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if out, _ := c.Node.Run("ss", "-ltn", "sport", "= :5201"); strings.Contains(out, "5201") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("iperf3 server did not start:\n%s", p.Tail(2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPlainWireGuardBaseline checks the baseline the throughput benchmark
+// compares against: two stock wireguard-go devices pass traffic.
+func TestPlainWireGuardBaseline(t *testing.T) {
+	tp := newTopology(t, 1)
+	addr := startPlainWireGuard(t, tp)
+	startIperfServer(t, tp)
+	bps := iperf3(t, tp, addr, 1)
+	t.Logf("plain wireguard-go laptop → node: %.2f Gbit/s", bps/1e9)
+}
