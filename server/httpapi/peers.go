@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/ghostwire/ghostwire/auth/verify"
+	"github.com/ghostwire/ghostwire/server/api"
+	"github.com/ghostwire/ghostwire/server/audit"
+	"github.com/ghostwire/ghostwire/server/dnsconf"
+	"github.com/ghostwire/ghostwire/server/registry"
+)
+
+func owner(id *verify.Identity) registry.Owner {
+	return registry.Owner{Subject: id.Subject, Name: id.Name}
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	const action = "register"
+	id, ok := s.authenticate(w, r, action)
+	if !ok {
+		return
+	}
+	var req api.RegisterRequest
+	if status, msg := decodeStrict(w, r, &req); status != 0 {
+		s.deny(r, w, action, id, "", status, api.CodeBadRequest, msg, msg)
+		return
+	}
+	key, err := ParseKey(req.PublicKey)
+	if err != nil {
+		s.deny(r, w, action, id, "", http.StatusBadRequest, api.CodeBadRequest, "public_key: "+err.Error(), "bad public_key")
+		return
+	}
+	if err := checkDeviceName(req.DeviceName); err != nil {
+		s.deny(r, w, action, id, req.PublicKey, http.StatusBadRequest, api.CodeBadRequest, err.Error(), "bad device_name")
+		return
+	}
+	var replaces *wgtypes.Key
+	if req.Replaces != "" {
+		k, err := ParseKey(req.Replaces)
+		if err != nil {
+			s.deny(r, w, action, id, req.PublicKey, http.StatusBadRequest, api.CodeBadRequest, "replaces: "+err.Error(), "bad replaces")
+			return
+		}
+		replaces = &k
+	}
+	// Without an endpoint the client could not use its peer: refuse before
+	// touching the device.
+	endpoint, err := s.o.Network.Endpoint.Endpoint()
+	if err != nil {
+		s.deny(r, w, action, id, req.PublicKey, http.StatusServiceUnavailable, api.CodeUnavailable,
+			"the server does not know its public WireGuard endpoint yet ("+err.Error()+"); try again in a minute", "no endpoint: "+err.Error())
+		return
+	}
+	p, created, replaced, err := s.o.Registry.Register(owner(id), key, req.DeviceName, replaces)
+	if err != nil {
+		switch {
+		case errors.Is(err, registry.ErrConflict):
+			s.deny(r, w, action, id, req.PublicKey, http.StatusConflict, api.CodeConflict,
+				"this WireGuard key is registered by another user: generate a new key pair (ghostwire does this by itself on reconnect)", "key owned by another user")
+		case errors.Is(err, registry.ErrTooMany):
+			s.deny(r, w, action, id, req.PublicKey, http.StatusTooManyRequests, api.CodeTooManyPeers,
+				"you already have the maximum number of devices connected: disconnect one of them (ghostwire down), or wait for idle ones to expire", "device cap reached")
+		case errors.Is(err, registry.ErrExhausted):
+			s.deny(r, w, action, id, req.PublicKey, http.StatusServiceUnavailable, api.CodePoolExhausted,
+				"the VPN has no free address right now: try again in a few minutes, and tell your admin to enlarge the address pool (--cidr)", "address pool exhausted")
+		default:
+			s.o.Logger.Error("registering a peer failed", "error", err.Error())
+			s.deny(r, w, action, id, req.PublicKey, http.StatusInternalServerError, api.CodeInternal,
+				"the server could not set up your tunnel; try again, and tell your admin if it persists", err.Error())
+		}
+		return
+	}
+	result, status, act := "existing", http.StatusOK, action
+	if created {
+		result, status = "created", http.StatusCreated
+		s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
+	}
+	if replaced != nil {
+		result, act = "rotated", "rotate"
+		s.o.Metrics.Removals.WithLabelValues(registry.ReasonReplaced).Inc()
+		s.o.Audit.Log(r.Context(), audit.Event{Decision: "remove", Action: act, Subject: replaced.Owner.Subject, Name: replaced.Owner.Name,
+			Key: replaced.Key.String(), Address: replaced.Addr.String(), Reason: replaced.Reason})
+	}
+	s.o.Metrics.Registrations.WithLabelValues(result).Inc()
+	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: act, Subject: id.Subject, Name: id.Name,
+		Key: p.Key.String(), Address: p.Addr.String(), Remote: r.RemoteAddr, Reason: result, Status: status})
+	writeJSON(w, status, s.peerJSON(p, endpoint))
+}
+
+// peerJSON is everything a client needs for its tunnel.
+func (s *Server) peerJSON(p registry.Peer, endpoint string) api.Peer {
+	n := s.o.Network
+	search := n.SearchDomains
+	if n.Domains != nil {
+		search = dnsconf.Merge(search, n.Domains.SearchDomains())
+	}
+	out := api.Peer{
+		PublicKey:          p.Key.String(),
+		DeviceName:         p.DeviceName,
+		Address:            p.Prefix().String(),
+		ServerPublicKey:    n.ServerPublicKey.String(),
+		Endpoint:           endpoint,
+		Routes:             nonNil(n.Routes),
+		DNSServers:         nonNil(n.DNSServers),
+		SearchDomains:      nonNil(search),
+		MatchDomains:       dnsconf.MatchDomains(n.MatchDomains, search),
+		MTU:                n.MTU,
+		KeepaliveSeconds:   int(n.Keepalive / time.Second),
+		CreatedAt:          p.CreatedAt.UTC(),
+		ExpiresAt:          p.ExpiresAt.UTC(),
+		IdleTimeoutSeconds: int(n.IdleTimeout / time.Second),
+		RxBytes:            p.RxBytes,
+		TxBytes:            p.TxBytes,
+		RemoteEndpoint:     p.Endpoint,
+	}
+	if !p.LatestHandshake.IsZero() {
+		t := p.LatestHandshake.UTC()
+		out.LatestHandshake = &t
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// pathKey parses {key}; the mux has already unescaped it.
+func (s *Server) pathKey(w http.ResponseWriter, r *http.Request, id *verify.Identity, action string) (wgtypes.Key, bool) {
+	raw := r.PathValue("key")
+	k, err := ParseKey(raw)
+	if err != nil {
+		msg := "the key in the URL: " + err.Error()
+		if strings.Contains(raw, " ") {
+			msg += " (escape '+' as %2B and '/' as %2F in the path)"
+		}
+		s.deny(r, w, action, id, "", http.StatusBadRequest, api.CodeBadRequest, msg, "bad key in path")
+		return wgtypes.Key{}, false
+	}
+	return k, true
+}
+
+func (s *Server) getPeer(w http.ResponseWriter, r *http.Request) {
+	const action = "get"
+	id, ok := s.authenticate(w, r, action)
+	if !ok {
+		return
+	}
+	k, ok := s.pathKey(w, r, id, action)
+	if !ok {
+		return
+	}
+	p, err := s.o.Registry.Get(owner(id), k)
+	if err != nil {
+		s.deny(r, w, action, id, r.PathValue("key"), http.StatusNotFound, api.CodeNotFound,
+			"this server has no peer with that key for you (it expired, was removed, or the server restarted): register again", "not found or not owned")
+		return
+	}
+	endpoint, _ := s.o.Network.Endpoint.Endpoint()
+	writeJSON(w, http.StatusOK, s.peerJSON(p, endpoint))
+}
+
+func (s *Server) deletePeer(w http.ResponseWriter, r *http.Request) {
+	const action = "delete"
+	id, ok := s.authenticate(w, r, action)
+	if !ok {
+		return
+	}
+	k, ok := s.pathKey(w, r, id, action)
+	if !ok {
+		return
+	}
+	p, err := s.o.Registry.Remove(owner(id), k)
+	if errors.Is(err, registry.ErrNotFound) {
+		s.deny(r, w, action, id, r.PathValue("key"), http.StatusNotFound, api.CodeNotFound,
+			"this server has no peer with that key for you (already removed or expired): nothing to do", "not found or not owned")
+		return
+	}
+	reason := registry.ReasonDisconnect
+	if err != nil {
+		s.o.Logger.Error("removing a peer from the device failed", "error", err.Error())
+		reason += " (" + err.Error() + ")"
+	}
+	s.o.Metrics.Removals.WithLabelValues(registry.ReasonDisconnect).Inc()
+	s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
+	s.o.Audit.Log(r.Context(), audit.Event{Decision: "remove", Action: action, Subject: id.Subject, Name: id.Name,
+		Key: p.Key.String(), Address: p.Addr.String(), Remote: r.RemoteAddr, Reason: reason})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	const action = "list"
+	id, ok := s.authenticate(w, r, action)
+	if !ok {
+		return
+	}
+	if !id.Admin {
+		s.deny(r, w, action, id, "", http.StatusForbidden, api.CodeForbidden,
+			"listing all peers needs the VPN admin role: ask your admin to assign it to you", "not admin")
+		return
+	}
+	peers := s.o.Registry.List()
+	out := api.PeerList{Peers: make([]api.PeerSummary, 0, len(peers))}
+	for _, p := range peers {
+		ps := api.PeerSummary{PublicKey: p.Key.String(), User: p.Owner.Subject, DisplayName: p.Owner.Name, DeviceName: p.DeviceName,
+			Address: p.Prefix().String(), RemoteEndpoint: p.Endpoint, CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(),
+			RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+		if !p.LatestHandshake.IsZero() {
+			t := p.LatestHandshake.UTC()
+			ps.LatestHandshake = &t
+		}
+		out.Peers = append(out.Peers, ps)
+	}
+	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: action, Subject: id.Subject, Name: id.Name, Remote: r.RemoteAddr, Reason: "admin"})
+	writeJSON(w, http.StatusOK, out)
+}
