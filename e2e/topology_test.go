@@ -5,6 +5,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"github.com/ghostwire/ghostwire/e2e/topo"
 )
 
 // TestTopology checks the world the scenarios stand on, without ghostwire:
@@ -32,6 +34,12 @@ func TestTopology(t *testing.T) {
 	}
 	if got := strings.Fields(sh(t, tp.Laptop, "getent", "ahostsv4", "www.example.org")); len(got) == 0 || got[0] != "192.0.2.80" {
 		t.Fatalf("laptop's own DNS: www.example.org → %v, want 192.0.2.80", got)
+	}
+	if got := strings.Fields(sh(t, tp.Laptop, "getent", "ahostsv4", "printer.home.example.org")); len(got) == 0 || got[0] != topo.HomePrinter.String() {
+		t.Fatalf("laptop's own DNS: printer.home.example.org → %v, want %s", got, topo.HomePrinter)
+	}
+	if out, err := c.Cluster.Run("getent", "hosts", "printer.home.example.org"); err == nil {
+		t.Fatalf("the cluster resolves the laptop's home names (%q): the acl does not hold", out)
 	}
 	if out, err := tp.Laptop.Run("curl", "-sS", "--max-time", "2", "http://"+c.Prometheus.String()+"/metrics"); err == nil {
 		t.Fatalf("the laptop reaches the cluster without a tunnel (%q): the topology leaks", out)

@@ -23,7 +23,21 @@ func (t *Topology) StartServices(ctx context.Context) error {
 		return fmt.Errorf("no CoreDNS binary: set GWE_COREDNS or run `make deps` (it installs coredns with go install)")
 	}
 	// The internet's DNS: what the laptop asks for everything outside the cluster.
-	inetCorefile := fmt.Sprintf(`example.org:53 example.com:53 {
+	// home.example.org is the laptop's home network: only addresses on the
+	// laptop's link may ask (acl), so an answer proves the query went through
+	// the laptop's own DNS and not through the cluster's forwarder.
+	inetCorefile := fmt.Sprintf(`home.example.org:53 {
+    bind %s
+    errors
+    acl {
+        allow net 192.0.2.0/24
+        block
+    }
+    hosts {
+        %s printer.home.example.org
+    }
+}
+example.org:53 example.com:53 {
     bind %s
     errors
     hosts {
@@ -33,7 +47,7 @@ func (t *Topology) StartServices(ctx context.Context) error {
     bind %s
     errors
 }
-`, t.InternetDNS, hostsLines(map[string]netip.Addr{
+`, t.InternetDNS, HomePrinter, t.InternetDNS, hostsLines(map[string]netip.Addr{
 		"www.example.org":              PublicWeb,
 		"grafana.internal.example.com": PublicIngress,
 	}), t.InternetDNS)

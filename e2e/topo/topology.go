@@ -111,6 +111,9 @@ var (
 	// PublicIngress is the public address the internet DNS gives the ingress
 	// hostname; inside the cluster coredns-custom overrides it.
 	PublicIngress = netip.MustParseAddr("192.0.2.81")
+	// HomePrinter is printer.home.example.org, which only the laptop's own
+	// DNS answers (and only to the laptop's link).
+	HomePrinter = netip.MustParseAddr("192.0.2.90")
 )
 
 // New builds the topology. On error everything made so far is removed.
@@ -210,6 +213,12 @@ func (t *Topology) buildCluster(i int) (*Cluster, error) {
 		IngressHost:  "grafana.internal.example.com",
 		APIPort:      8443,
 		WireGuardUDP: 51820,
+	}
+	if i > 0 {
+		// Two clusters that both use cluster.local cannot share split DNS on
+		// one laptop (the same domain would need two servers): the second
+		// cluster runs with its own cluster domain, as kubelet allows.
+		c.Domain = fmt.Sprintf("c%d.local", i+1)
 	}
 	inetSide := netip.AddrFrom4([4]byte{198, 51, 100, byte(16*i + 1)})
 	var err error

@@ -1,0 +1,45 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/e2e/topo"
+)
+
+// TestTwoClusters is scenario 6: two node/cluster pairs with different
+// ranges, two profiles up together; each reaches its own services.
+func TestTwoClusters(t *testing.T) {
+	w := newWorld(t, 2)
+	c1, c2 := w.Clusters[0], w.Clusters[1]
+	w.up(t, c1, "c1", topo.UserDemo)
+	w.up(t, c2, "c2", topo.UserDemo)
+
+	w.curlOK(t, "http://"+c1.Prometheus.String()+"/metrics", `cluster="c1"`, 10*time.Second)
+	w.curlOK(t, "http://"+c2.Prometheus.String()+"/metrics", `cluster="c2"`, 10*time.Second)
+	// Each cluster's DNS answers its own domain.
+	w.curlOK(t, "http://prometheus.monitoring.svc.cluster.local/metrics", `cluster="c1"`, 10*time.Second)
+	w.curlOK(t, "http://prometheus.monitoring.svc."+c2.Domain+"/metrics", `cluster="c2"`, 10*time.Second)
+	if got := w.resolve(t, "printer.home.example.org"); got != topo.HomePrinter.String() {
+		t.Errorf("printer.home.example.org resolves to %s with two profiles up, want %s", got, topo.HomePrinter)
+	}
+	if n := len(w.serverPeers(t, c1)); n != 1 {
+		t.Errorf("server c1 has %d peers, want 1", n)
+	}
+	if n := len(w.serverPeers(t, c2)); n != 1 {
+		t.Errorf("server c2 has %d peers, want 1", n)
+	}
+
+	out, err := w.daemon.CLI(context.Background(), "status")
+	t.Logf("ghostwire status (%v):\n%s", err, out)
+	out, err = w.daemon.CLI(context.Background(), "down", "--all")
+	if err != nil {
+		t.Fatalf("ghostwire down --all: %v\n%s", err, out)
+	}
+	w.waitServerPeers(t, c1, 0, 5*time.Second)
+	w.waitServerPeers(t, c2, 0, 5*time.Second)
+	w.requireUntouched(t, "after down --all", 5*time.Second)
+}
