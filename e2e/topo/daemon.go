@@ -249,4 +249,3 @@ func (t *Topology) Curl(ctx context.Context, url string, maxTime time.Duration) 
 	}
 	return out.String(), nil
 }
-
