@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Settings is what is kept of a profile across restarts. Nothing in it is
+// secret: no key, no token.
+type Settings struct {
+	Name      string `json:"name"`
+	Server    string `json:"server"`
+	CAFile    string `json:"ca_file,omitempty"`
+	Interface string `json:"interface"`
+}
+
+type settingsFile struct {
+	Profiles []Settings `json:"profiles"`
+}
+
+func loadSettings(path string) ([]Settings, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the saved profiles %s: %w", path, err)
+	}
+	var f settingsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("the saved profiles in %s are damaged (%v): fix or delete the file and run `ghostwire up` again", path, err)
+	}
+	return f.Profiles, nil
+}
+
+// saveLocked writes the profiles atomically (temp file + rename).
+func (d *Daemon) saveLocked() error {
+	var f settingsFile
+	for _, p := range d.profiles {
+		f.Profiles = append(f.Profiles, p.set)
+	}
+	sort.Slice(f.Profiles, func(i, j int) bool { return f.Profiles[i].Name < f.Profiles[j].Name })
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := d.settingsPath()
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".profiles-*.json")
+	if err != nil {
+		return fmt.Errorf("cannot save the profiles: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cannot save the profiles: %w", err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

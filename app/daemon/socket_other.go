@@ -1,0 +1,27 @@
+//go:build !linux
+
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+)
+
+// GroupName is the group whose members may use the daemon besides root.
+const GroupName = "ghostwire"
+
+// Listen is not written for this OS yet.
+func Listen(path string, mode os.FileMode) (net.Listener, error) {
+	return nil, fmt.Errorf("the ghostwire daemon is not supported on %s yet", runtime.GOOS)
+}
+
+func peerCred(net.Conn) (Peer, error) {
+	return Peer{}, fmt.Errorf("identifying local callers is not supported on %s yet", runtime.GOOS)
+}
+
+// AllowRootAndGroup refuses everyone until caller checks exist on this OS.
+func AllowRootAndGroup(p Peer) error {
+	return fmt.Errorf("the ghostwire daemon is not supported on %s yet", runtime.GOOS)
+}
