@@ -83,9 +83,11 @@ func (ts *memTunnels) Up(context.Context, engine.TunnelConfig) (engine.Tunnel, e
 	return &memTunnel{}, nil
 }
 func (t *memTunnel) Reconfigure(context.Context, engine.TunnelConfig) error { return nil }
-func (t *memTunnel) Stats() (engine.TunnelStats, error)                   { return engine.TunnelStats{LatestHandshake: t.hs}, nil }
-func (t *memTunnel) Kick() error                                          { t.hs = time.Now(); return nil }
-func (t *memTunnel) Close() error                                         { return nil }
+func (t *memTunnel) Stats() (engine.TunnelStats, error) {
+	return engine.TunnelStats{LatestHandshake: t.hs}, nil
+}
+func (t *memTunnel) Kick() error  { t.hs = time.Now(); return nil }
+func (t *memTunnel) Close() error { return nil }
 
 type rig struct {
 	d      *Daemon
