@@ -29,7 +29,9 @@ type Proc struct {
 
 // Start runs bin with args inside ns, output to dir/logs/<name>.log (appended,
 // so a restarted process keeps its earlier lines). env adds to the environment.
-func (n *NS) Start(logDir, name string, env []string, bin string, args ...string) (*Proc, error) {
+// With detach the process outlives this program (DEMO_KEEP); otherwise it is
+// killed when this program dies.
+func (n *NS) Start(logDir, name string, env []string, detach bool, bin string, args ...string) (*Proc, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -44,6 +46,9 @@ func (n *NS) Start(logDir, name string, env []string, bin string, args ...string
 	cmd.Env = append(os.Environ(), env...)
 	// Its own process group, killed with us if the test binary dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s in %s: %w", name, n.Role, err)

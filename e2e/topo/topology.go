@@ -29,6 +29,9 @@ type Options struct {
 	Bins Bins
 	// Logf receives progress lines (t.Logf, or the demo's printer); may be nil.
 	Logf func(format string, args ...any)
+	// Detach lets the processes outlive this program (the demo's DEMO_KEEP=1;
+	// `make demo-clean` removes them).
+	Detach bool
 }
 
 // Bins are the programs the topology runs.
@@ -94,10 +97,11 @@ type Topology struct {
 	// LaptopResolvConf is the laptop's resolv.conf as written at setup.
 	LaptopResolvConf []byte
 
-	logf  func(string, ...any)
-	mu    sync.Mutex
-	nss   []*NS
-	procs []*Proc
+	logf   func(string, ...any)
+	detach bool
+	mu     sync.Mutex
+	nss    []*NS
+	procs  []*Proc
 }
 
 // Public names and addresses of the simulated internet (documentation ranges).
@@ -132,6 +136,7 @@ func New(opts Options) (*Topology, error) {
 		InternetDNS: internetDNS,
 		IdPAddr:     idpAddr,
 		logf:        opts.Logf,
+		detach:      opts.Detach,
 	}
 	if t.logf == nil {
 		t.logf = func(string, ...any) {}
@@ -273,7 +278,7 @@ func (t *Topology) Track(p *Proc) {
 
 // Start runs a program inside ns and tracks it; its log is dir/logs/<name>.log.
 func (t *Topology) Start(ns *NS, name string, env []string, bin string, args ...string) (*Proc, error) {
-	p, err := ns.Start(t.LogDir, name, env, bin, args...)
+	p, err := ns.Start(t.LogDir, name, env, t.detach, bin, args...)
 	if err != nil {
 		return nil, err
 	}
