@@ -60,10 +60,12 @@ type Config struct {
 	AllowedGroups []string
 	AdminRoles    []string
 	AdminGroups   []string
-	SubjectClaim  string
-	NameClaim     string
+	AllowAnyUser  bool
+	UserClaim     string
 	RolesClaim    string
 	GroupsClaim   string
+	ScopeClaim    string
+	IssuerCAFile  string
 
 	// WireGuard.
 	Interface      string
@@ -121,7 +123,6 @@ func Default() Config {
 		MaxLifetime:       12 * time.Hour,
 		SweepInterval:     30 * time.Second,
 		AddressRest:       10 * time.Minute,
-		SubjectClaim:      "sub",
 		RolesClaim:        "roles",
 		GroupsClaim:       "groups",
 		LogLevel:          "info",
@@ -153,14 +154,16 @@ func (c *Config) Flags() *pflag.FlagSet {
 	s(&c.ClientID, "client-id", c.ClientID, "public client ID laptops sign in as (GET /v1/config); for Entra defaults to the API app ID")
 	sl(&c.Scopes, "scopes", c.Scopes, "scopes clients request (comma-separated); for Entra defaults to api://<api-app-id>/vpn.connect")
 	s(&c.RequiredScope, "required-scope", c.RequiredScope, "scope every token must carry in 'scp'; for Entra defaults to vpn.connect")
-	sl(&c.AllowedRoles, "allowed-roles", c.AllowedRoles, "app roles allowed to connect (any one suffices)")
+	sl(&c.AllowedRoles, "allowed-roles", c.AllowedRoles, "app roles allowed to connect (any one suffices); Entra default VPN.User")
 	sl(&c.AllowedGroups, "allowed-groups", c.AllowedGroups, "group object IDs allowed to connect (any one suffices); prefer app roles")
-	sl(&c.AdminRoles, "admin-roles", c.AdminRoles, "app roles that may list all peers (GET /v1/peers)")
+	fs.BoolVar(&c.AllowAnyUser, "allow-any-user", c.AllowAnyUser, "let every user with a valid token connect (only when the provider itself restricts who gets a token)")
+	sl(&c.AdminRoles, "admin-roles", c.AdminRoles, "app roles that may list all peers (GET /v1/peers); Entra default VPN.Admin")
 	sl(&c.AdminGroups, "admin-groups", c.AdminGroups, "group object IDs that may list all peers")
-	s(&c.SubjectClaim, "subject-claim", c.SubjectClaim, "claim identifying the user for generic OpenID providers (with the issuer); Entra always uses tid+oid")
-	s(&c.NameClaim, "name-claim", c.NameClaim, "claim shown as the user's name in logs (display only); empty tries preferred_username, upn, email, name")
+	s(&c.UserClaim, "user-claim", c.UserClaim, "claim shown as the user's name in logs (display only, never used to decide); empty tries preferred_username, upn, email, name")
 	s(&c.RolesClaim, "roles-claim", c.RolesClaim, "claim holding app roles")
 	s(&c.GroupsClaim, "groups-claim", c.GroupsClaim, "claim holding group object IDs")
+	s(&c.ScopeClaim, "scope-claim", c.ScopeClaim, "claim holding the token's scopes (default scp, then scope)")
+	s(&c.IssuerCAFile, "issuer-ca-file", c.IssuerCAFile, "extra PEM CA bundle to trust when fetching the issuer's discovery and keys (private CA); never disables verification")
 
 	s(&c.Interface, "interface", c.Interface, "WireGuard interface name (≤ 15 characters)")
 	s(&c.WGMode, "wg-mode", c.WGMode, "WireGuard device: auto (kernel wg0, else embedded wireguard-go), kernel or userspace")
@@ -270,8 +273,13 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if len(c.AllowedRoles) == 0 && len(c.AllowedGroups) == 0 {
-		bad("nobody could connect: set --allowed-roles (app roles, preferred) or --allowed-groups (group object IDs)")
+	if c.Provider() == api.ProviderOIDC && len(c.AllowedRoles) == 0 && len(c.AllowedGroups) == 0 && !c.AllowAnyUser {
+		bad("nobody could connect: set --allowed-roles (app roles, preferred) or --allowed-groups (group object IDs), or --allow-any-user")
+	}
+	if c.IssuerCAFile != "" {
+		if _, err := os.Stat(c.IssuerCAFile); err != nil {
+			bad("--issuer-ca-file: %v", err)
+		}
 	}
 
 	if c.Interface == "" || len(c.Interface) > 15 || strings.ContainsAny(c.Interface, "/ \t\n") {

@@ -119,3 +119,38 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("entra config: %v %s", err, e.Provider())
 	}
 }
+
+func TestDerivedEntra(t *testing.T) {
+	c := valid()
+	c.Issuer, c.Audience, c.ClientID = "", "", ""
+	c.EntraTenantID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	c.EntraAPIAppID = "11111111-2222-3333-4444-555555555555"
+	c.AllowedRoles = nil
+	a := c.APIConfig("v1")
+	if a.Provider != "entra" || a.Issuer != "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0" ||
+		a.ClientID != c.EntraAPIAppID || a.Scopes[0] != "api://11111111-2222-3333-4444-555555555555/vpn.connect" || a.TenantID != c.EntraTenantID {
+		t.Fatalf("%+v", a)
+	}
+	v, err := c.VerifyConfig()
+	if err != nil || v.Audience != c.EntraAPIAppID || v.TenantID != c.EntraTenantID || v.RequiredScope != "vpn.connect" ||
+		v.AllowedRoles[0] != "VPN.User" || v.AdminRoles[0] != "VPN.Admin" {
+		t.Fatalf("%+v %v", v, err)
+	}
+	c.AllowedGroups = []string{"0000-group"}
+	if v, _ := c.VerifyConfig(); v.AllowedGroups[0] != "0000-group" || v.AllowedRoles[0] != "VPN.User" {
+		t.Fatalf("override: %+v", v)
+	}
+}
+
+func TestDerivedOIDC(t *testing.T) {
+	c := valid()
+	c.RequiredScope = "vpn.connect"
+	a := c.APIConfig("")
+	if a.Provider != "oidc" || a.Issuer != c.Issuer || a.ClientID != "ghostwire-cli" || strings.Join(a.Scopes, " ") != "openid profile offline_access vpn.connect" {
+		t.Fatalf("%+v", a)
+	}
+	c.IssuerCAFile = "/nonexistent"
+	if _, err := c.VerifyConfig(); err == nil {
+		t.Fatal("missing CA file accepted")
+	}
+}
