@@ -72,7 +72,7 @@ func requireBin(t testing.TB, path string) {
 // newTopology builds a topology with the cluster services running, removed at
 // the end of the test. On failure the tail of every process log is printed and
 // the run directory is kept.
-func newTopology(t *testing.T, clusters int) *topo.Topology {
+func newTopology(t testing.TB, clusters int) *topo.Topology {
 	t.Helper()
 	testenv.RequireSystem(t, "nft", "curl", "wg", "getent")
 	bins := findBins(t)

@@ -33,7 +33,7 @@ type world struct {
 	before snapshot
 }
 
-func newWorld(t *testing.T, clusters int) *world {
+func newWorld(t testing.TB, clusters int) *world {
 	t.Helper()
 	tp := newTopology(t, clusters)
 	requireBin(t, tp.Bins.Server)

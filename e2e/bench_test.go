@@ -1,0 +1,170 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/e2e/topo"
+)
+
+// The end-to-end benchmarks run with `make bench` (-benchtime=1x): each one
+// does a fixed number of rounds and reports medians as custom metrics, and
+// prints one line per figure for the README.
+
+// firstOK probes url from the laptop (through whatever route exists) until it
+// answers 200, and returns when that happened. Each attempt is a fresh TCP
+// connection with a short timeout, so a SYN sent before the tunnel was up does
+// not wait for TCP's 1 s retransmission.
+func firstOK(tb testing.TB, tp *topo.Topology, url string, timeout time.Duration) time.Time {
+	tb.Helper()
+	hc := tp.Laptop.HTTPClient(nil, 300*time.Millisecond)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := hc.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Now()
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	tb.Fatalf("%s did not answer 200 within %s", url, timeout)
+	return time.Time{}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func figure(format string, a ...any) {
+	fmt.Fprintf(os.Stdout, "FIGURE "+format+"\n", a...)
+}
+
+// BenchmarkConnect: from `ghostwire up` with a valid token to the first HTTP
+// 200 through the tunnel, median of 20 (target ≤ 200 ms).
+func BenchmarkConnect(b *testing.B) {
+	w := newWorld(b, 1)
+	c := w.Clusters[0]
+	w.up(b, c, "", topo.UserDemo) // signs in once; the rounds reuse the session
+	url := "http://" + c.Prometheus.String() + "/metrics"
+	firstOK(b, w.Topology, url, 10*time.Second)
+	ctx := context.Background()
+	var total, cli []time.Duration
+	for i := 0; i < 20; i++ {
+		if out, err := w.daemon.CLI(ctx, "down"); err != nil {
+			b.Fatalf("ghostwire down: %v\n%s", err, out)
+		}
+		w.waitServerPeers(b, c, 0, 5*time.Second)
+		start := time.Now()
+		done := make(chan topo.UpResult, 1)
+		go func() { done <- w.daemon.Up(ctx, c, "", "", nil) }()
+		ok := firstOK(b, w.Topology, url, 20*time.Second)
+		res := <-done
+		if res.Err != nil {
+			b.Fatalf("ghostwire up: %v\n%s", res.Err, res.Output)
+		}
+		total = append(total, ok.Sub(start))
+		cli = append(cli, res.Elapsed)
+	}
+	m := median(total)
+	b.ReportMetric(float64(m.Microseconds())/1000, "ms-connect-median")
+	b.ReportMetric(float64(median(cli).Microseconds())/1000, "ms-up-command-median")
+	figure("connect (ghostwire up with a valid token → first HTTP 200 through the tunnel): median %s, min %s, max %s over %d (target ≤ 200ms); `ghostwire up` itself returns after %s (median)",
+		m.Round(time.Millisecond), slices.Min(total).Round(time.Millisecond), slices.Max(total).Round(time.Millisecond), len(total), median(cli).Round(time.Millisecond))
+}
+
+// BenchmarkReconnectServerRestart: server killed and started again (new key,
+// empty table); time from its API answering again to the first HTTP 200.
+func BenchmarkReconnectServerRestart(b *testing.B) {
+	w := newWorld(b, 1)
+	c := w.Clusters[0]
+	w.up(b, c, "", topo.UserDemo)
+	url := "http://" + c.Prometheus.String() + "/metrics"
+	firstOK(b, w.Topology, url, 10*time.Second)
+	var took []time.Duration
+	for i := 0; i < 3; i++ {
+		w.servers[c.Name].Kill()
+		w.startServer(b, c) // returns as soon as /v1/config answers
+		back := time.Now()
+		took = append(took, firstOK(b, w.Topology, url, 60*time.Second).Sub(back))
+	}
+	m := median(took)
+	b.ReportMetric(float64(m.Microseconds())/1000, "ms-reconnect-restart-median")
+	figure("reconnect after server restart (server API back → first HTTP 200): median %s of %v (target ≤ 3s)", m.Round(time.Millisecond), roundAll(took))
+}
+
+// BenchmarkReconnectSleep: daemon stopped and link cut past the idle timeout
+// (the server forgets the peer), then both restored; time from the restore to
+// the first HTTP 200.
+func BenchmarkReconnectSleep(b *testing.B) {
+	w := newWorld(b, 1)
+	c := w.Clusters[0]
+	w.up(b, c, "", topo.UserDemo)
+	url := "http://" + c.Prometheus.String() + "/metrics"
+	firstOK(b, w.Topology, url, 10*time.Second)
+	var took []time.Duration
+	for i := 0; i < 2; i++ {
+		w.waitServerPeers(b, c, 1, 10*time.Second)
+		if err := w.daemon.Proc.Signal(syscall.SIGSTOP); err != nil {
+			b.Fatal(err)
+		}
+		sh(b, w.Inet, "ip", "link", "set", "laptop", "down")
+		w.waitServerPeers(b, c, 0, testIdleTimeout+testGrace+10*time.Second)
+		sh(b, w.Inet, "ip", "link", "set", "laptop", "up")
+		if err := w.daemon.Proc.Signal(syscall.SIGCONT); err != nil {
+			b.Fatal(err)
+		}
+		restored := time.Now()
+		took = append(took, firstOK(b, w.Topology, url, 60*time.Second).Sub(restored))
+	}
+	m := median(took)
+	b.ReportMetric(float64(m.Microseconds())/1000, "ms-reconnect-sleep-median")
+	figure("reconnect after sleep past the idle timeout (link restored + SIGCONT → first HTTP 200): median %s of %v (target ≤ 3s)", m.Round(time.Millisecond), roundAll(took))
+}
+
+// BenchmarkThroughput: iperf3 laptop → node through the ghostwire tunnel vs
+// through plain wireguard-go between the same namespaces, alternating, 3
+// rounds of 5 s each (target ratio ≥ 0.95).
+func BenchmarkThroughput(b *testing.B) {
+	w := newWorld(b, 1)
+	c := w.Clusters[0]
+	w.up(b, c, "", topo.UserDemo)
+	plain := startPlainWireGuard(b, w.Topology)
+	startIperfServer(b, w.Topology)
+	// The node's own pod-network address is inside the pushed pod range: the
+	// traffic goes laptop → ghostwire tunnel → server device on the node.
+	gw := c.NodePod.String()
+	var g, p []float64
+	for i := 0; i < 3; i++ {
+		g = append(g, iperf3(b, w.Topology, gw, 5))
+		p = append(p, iperf3(b, w.Topology, plain, 5))
+	}
+	slices.Sort(g)
+	slices.Sort(p)
+	ratio := g[1] / p[1]
+	b.ReportMetric(g[1]/1e9, "Gbit/s-ghostwire")
+	b.ReportMetric(p[1]/1e9, "Gbit/s-plain-wireguard-go")
+	b.ReportMetric(ratio, "ratio")
+	figure("throughput laptop → node (iperf3, median of 3×5s): ghostwire %.2f Gbit/s, plain wireguard-go %.2f Gbit/s, ratio %.2f (target ≥ 0.95)", g[1]/1e9, p[1]/1e9, ratio)
+}
+
+func roundAll(d []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, x := range d {
+		out[i] = x.Round(time.Millisecond)
+	}
+	return out
+}
