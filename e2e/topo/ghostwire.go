@@ -77,6 +77,7 @@ func (t *Topology) ServerArgs(c *Cluster, o ServerOptions) []string {
 		"--tls-cert", c.ServerCert, "--tls-key", c.ServerKey,
 		"--server-name", "e2e-" + c.Name,
 		"--issuer", t.IdPURL(),
+		"--issuer-ca-file", t.CA.CertFile,
 		"--audience", IdPAudience,
 		"--client-id", IdPClientID,
 		"--scopes", "openid,offline_access," + IdPScope,
@@ -112,10 +113,10 @@ func (c *Cluster) ServerInterface(t *Topology) string {
 }
 
 // StartServer runs ghostwire-server on c's node and waits until its API
-// answers /v1/config from the laptop. The CA is trusted for the provider
-// through SSL_CERT_FILE (the server's only outgoing HTTPS is to the issuer).
+// answers /v1/config from the laptop. It trusts the test CA for the provider
+// through --issuer-ca-file.
 func (t *Topology) StartServer(ctx context.Context, c *Cluster, o ServerOptions) (*Proc, error) {
-	p, err := t.Start(c.Node, "server-"+c.Name, []string{"SSL_CERT_FILE=" + t.CA.CertFile}, t.Bins.Server, t.ServerArgs(c, o)...)
+	p, err := t.Start(c.Node, "server-"+c.Name, nil, t.Bins.Server, t.ServerArgs(c, o)...)
 	if err != nil {
 		return nil, err
 	}
