@@ -161,11 +161,13 @@ func (t *Tunnel) up(ctx context.Context) error {
 	if err := t.addAddress(cfg.Address); err != nil {
 		return err
 	}
-	if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {
-		return fmt.Errorf("cannot bring %s up: %w", t.name, err)
-	}
+	// Start the device before the link comes up: the link-up event would
+	// otherwise start it from wireguard-go's event goroutine.
 	if err := t.dev.Up(); err != nil {
 		return fmt.Errorf("cannot start WireGuard on %s: %w", t.name, err)
+	}
+	if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {
+		return fmt.Errorf("cannot bring %s up: %w", t.name, err)
 	}
 	if err := t.applyRoutes(cfg); err != nil {
 		return err
@@ -379,13 +381,15 @@ func (t *Tunnel) Reconfigure(ctx context.Context, cfg Config) error {
 	}
 	t.cfg = cfg
 	if cfg.Address != old.Address {
-		if err := t.addAddress(cfg.Address); err != nil {
-			return err
-		}
+		// Old one first: deleting a primary IPv4 address also deletes the
+		// secondaries of its subnet, which the new one would be.
 		if err := t.ops.delAddr(t.name, old.Address); err != nil {
 			return fmt.Errorf("cannot remove old address %s: %w", old.Address, err)
 		}
 		_ = t.j.forget(func(e entry) bool { return e.Kind == kindAddr && e.Prefix == old.Address })
+		if err := t.addAddress(cfg.Address); err != nil {
+			return err
+		}
 	}
 	if cfg.MTU != old.MTU {
 		if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {

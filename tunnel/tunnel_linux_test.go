@@ -1,0 +1,282 @@
+package tunnel
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// nsHandle is a netlink handle for namespace ns.
+func nsHandle(t testing.TB, ns string) *netlink.Handle {
+	t.Helper()
+	n, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h, err := netlink.NewHandleAt(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+func routesOf(t testing.TB, h *netlink.Handle) []string {
+	t.Helper()
+	rs, err := h.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+func routeShow(t testing.TB, dst string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "ip", "route", "show", dst))
+}
+
+// tcpEcho listens in ns on addr and echoes one connection.
+func tcpEcho(t testing.TB, ns, addr string) {
+	t.Helper()
+	var l net.Listener
+	var err error
+	inNS(t, ns, func() { l, err = net.Listen("tcp", addr) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+}
+
+func tcpRoundTrip(t testing.TB, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("TCP through the tunnel to %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	msg := []byte("hello through ghostwire")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+		t.Fatalf("TCP echo: %q, %v", got, err)
+	}
+}
+
+func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
+	if isChild(t) {
+		tp, priv, peerPub, jdir := childEnv(t)
+		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24", "10.202.100.0/24")
+		cfg.JournalDir = jdir
+		cfg.MTU = 1380
+		tn := up(t, cfg)
+		l, err := netlink.LinkByName(cfg.Interface)
+		if err != nil {
+			t.Fatalf("interface %s missing: %v", cfg.Interface, err)
+		}
+		if l.Attrs().MTU != 1380 || l.Attrs().Flags&net.FlagUp == 0 {
+			t.Fatalf("interface: mtu %d flags %v, want 1380 and up", l.Attrs().MTU, l.Attrs().Flags)
+		}
+		addrs, _ := netlink.AddrList(l, netlink.FAMILY_V4)
+		if len(addrs) != 1 || addrs[0].IPNet.String() != "100.82.0.2/24" {
+			t.Fatalf("addresses %v, want 100.82.0.2/24", addrs)
+		}
+		if r := routeShow(t, "10.202.100.0/24"); !strings.Contains(r, "dev "+cfg.Interface) {
+			t.Fatalf("route 10.202.100.0/24: %q", r)
+		}
+		s := waitHandshake(t, tn)
+		t.Logf("handshake at %s", s.LatestHandshake)
+		run(t, "ping", "-c", "2", "-W", "3", "10.202.100.1")
+		run(t, "ping", "-c", "1", "-W", "3", "100.82.0.1")
+		tcpRoundTrip(t, "10.202.100.1:8080")
+		s2, err := tn.Stats()
+		if err != nil || s2.RxBytes == 0 || s2.TxBytes == 0 {
+			t.Fatalf("stats after traffic: %+v, %v", s2, err)
+		}
+		// `wg show` sees the embedded device through its UAPI socket.
+		out := run(t, "wg", "show", cfg.Interface)
+		if !strings.Contains(out, peerPub.String()) || !strings.Contains(out, "latest handshake") {
+			t.Fatalf("wg show:\n%s", out)
+		}
+		// The journal holds the changes and no secret.
+		jb, err := os.ReadFile(journalPath(cfg.JournalDir, cfg.Interface))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{hex.EncodeToString(priv[:]), base64.StdEncoding.EncodeToString(priv[:])} {
+			if strings.Contains(string(jb), secret) {
+				t.Fatal("the journal contains the private key")
+			}
+		}
+		if !strings.Contains(string(jb), `"route"`) || !strings.Contains(string(jb), `"addr"`) {
+			t.Fatalf("journal lacks entries:\n%s", jb)
+		}
+		if err := tn.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := netlink.LinkByName(cfg.Interface); err == nil {
+			t.Fatal("interface still exists after Close")
+		}
+		if r := run(t, "ip", "route", "show"); strings.Contains(r, "100.82.") || strings.Contains(r, "10.202.100.") {
+			t.Fatalf("route left after Close:\n%s", r)
+		}
+		if _, err := os.Stat(journalPath(cfg.JournalDir, cfg.Interface)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("journal left after Close: %v", err)
+		}
+		if _, err := os.Stat(uapiSocketPath(cfg.Interface)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("UAPI socket left after Close: %v", err)
+		}
+		if err := exec.Command("ping", "-c", "1", "-W", "1", "10.202.100.1").Run(); err == nil {
+			t.Fatal("the service is still reachable after Close")
+		}
+		return
+	}
+	tp := newTopo(t)
+	priv := newKey(t)
+	p := tp.startPeer(t, priv.Public())
+	tcpEcho(t, tp.server, "10.202.100.1:8080")
+	tp.runChild(t, priv, p, nil)
+}
+
+// The server endpoint lies inside a pushed range (10.202.0.0/16 holds
+// 10.202.50.1, reached through the laptop's default gateway): without the
+// pinned host route the handshake would be routed into the tunnel itself.
+func TestTunnelRoutingLoopPin(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		routes []string
+		full   bool
+	}{
+		{"cluster-range", []string{"100.82.0.0/24", "10.202.0.0/16"}, false},
+		{"full-tunnel", []string{"0.0.0.0/0"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if isChild(t) {
+				tp, priv, peerPub, jdir := childEnv(t)
+				cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.50.1:51820", tc.routes...)
+				cfg.JournalDir = jdir
+				cfg.AllowFullTunnel = tc.full
+				tn := up(t, cfg)
+				pin := routeShow(t, "10.202.50.1")
+				if !strings.Contains(pin, "via 10.202.1.2 dev "+tp.cveth) {
+					t.Fatalf("no pinned route to the endpoint: %q", pin)
+				}
+				waitHandshake(t, tn)
+				run(t, "ping", "-c", "1", "-W", "3", "10.202.100.1")
+				if got := run(t, "ip", "route", "get", "10.202.100.1"); !strings.Contains(got, "dev "+cfg.Interface) {
+					t.Fatalf("10.202.100.1 does not go through the tunnel: %s", got)
+				}
+				if tc.full && !strings.Contains(routeShow(t, "0.0.0.0/1"), cfg.Interface) {
+					t.Fatal("full tunnel: no 0.0.0.0/1 route")
+				}
+				if err := tn.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if r := routeShow(t, "10.202.50.1"); r != "" {
+					t.Fatalf("pinned route left after Close: %q", r)
+				}
+				if r := routeShow(t, "default"); !strings.Contains(r, "via 10.202.1.2") {
+					t.Fatalf("default route changed: %q", r)
+				}
+				return
+			}
+			if inChildProcess() {
+				t.Skip("not this child's test")
+			}
+			tp := newTopo(t)
+			run(t, "ip", "-n", tp.client, "route", "add", "default", "via", "10.202.1.2")
+			priv := newKey(t)
+			p := tp.startPeer(t, priv.Public())
+			tp.runChild(t, priv, p, nil)
+		})
+	}
+}
+
+func TestTunnelRefusesFullTunnelUnlessAsked(t *testing.T) {
+	cfg := validConfig()
+	cfg.Peer.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	if _, err := Up(t.Context(), cfg, nil); !errors.Is(err, ErrFullTunnel) {
+		t.Fatalf("Up with 0.0.0.0/0: %v, want ErrFullTunnel", err)
+	}
+}
+
+// Reconfigure rotates the key and changes address and routes while the
+// interface stays; the server swaps the peer the way ghostwire-server does.
+func TestTunnelReconfigureRotatesKey(t *testing.T) {
+	if isChild(t) {
+		tp, priv, peerPub, jdir := childEnv(t)
+		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24")
+		cfg.JournalDir = jdir
+		tn := up(t, cfg)
+		waitHandshake(t, tn)
+		l1, _ := netlink.LinkByName(cfg.Interface)
+		next := newKey(t)
+		pk, nk := priv.Public(), next.Public()
+		childCall(t, "swap "+hex.EncodeToString(pk[:])+" "+hex.EncodeToString(nk[:]))
+		cfg2 := cfg
+		cfg2.PrivateKey = next
+		cfg2.Address = netip.MustParsePrefix("100.82.0.3/24")
+		cfg2.Peer.AllowedIPs = append(cfg2.Peer.AllowedIPs, netip.MustParsePrefix("10.202.100.0/24"))
+		if err := tn.Reconfigure(t.Context(), cfg2); err != nil {
+			t.Fatal(err)
+		}
+		l2, _ := netlink.LinkByName(cfg.Interface)
+		if l1 == nil || l2 == nil || l1.Attrs().Index != l2.Attrs().Index {
+			t.Fatal("the interface was recreated by Reconfigure")
+		}
+		run(t, "ping", "-c", "1", "-W", "5", "10.202.100.1")
+		addrs, _ := netlink.AddrList(l2, netlink.FAMILY_V4)
+		if len(addrs) != 1 || addrs[0].IPNet.String() != "100.82.0.3/24" {
+			t.Fatalf("addresses after Reconfigure: %v", addrs)
+		}
+		j, _ := loadJournal(journalPath(cfg.JournalDir, cfg.Interface))
+		for _, e := range j.Entries {
+			if e.Kind == kindAddr && e.Prefix.String() == "100.82.0.2/24" {
+				t.Fatal("the journal still lists the old address")
+			}
+		}
+		if err := tn.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	tp := newTopo(t)
+	priv := newKey(t)
+	p := tp.startPeer(t, priv.Public())
+	tp.runChild(t, priv, p, func(msg string) string {
+		f := strings.Fields(msg) // swap <old> <new>
+		err := p.dev.IpcSet("public_key=" + f[1] + "\nremove=true\npublic_key=" + f[2] + "\nallowed_ip=100.82.0.3/32\n")
+		if err != nil {
+			t.Error(err)
+		}
+		return "ok"
+	})
+}
