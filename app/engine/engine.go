@@ -161,6 +161,8 @@ func (e *Engine) Up(mode SignInMode) {
 	if e.runningLocked() {
 		return
 	}
+	// Said before returning, so a front end never reads a stale state.
+	e.setState(localapi.StateRegistering, "")
 	e.start(func(ctx context.Context) { e.run(ctx, mode) })
 }
 
@@ -173,6 +175,7 @@ func (e *Engine) Login(mode SignInMode) {
 		return
 	}
 	wasWanted := e.Profile().State == localapi.StateNeedsSignIn
+	e.setState(localapi.StateSigningIn, "checking your sign-in")
 	e.start(func(ctx context.Context) {
 		if wasWanted {
 			e.run(ctx, mode)

@@ -104,4 +104,6 @@ type ProfileRequest struct {
 	Profile string `json:"profile,omitempty"`
 	// All applies the call to every profile (down --all).
 	All bool `json:"all,omitempty"`
+	// DeviceCode forces the device-code flow for login.
+	DeviceCode bool `json:"device_code,omitempty"`
 }
