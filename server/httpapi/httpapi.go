@@ -206,20 +206,21 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, action str
 	if err != nil {
 		var ve *verify.Error
 		if errors.As(err, &ve) {
-			status, code := ve.Status, ve.Code
-			if status != http.StatusForbidden {
-				status = http.StatusUnauthorized
-			}
-			if code == "" {
-				code = api.CodeUnauthorized
-				if status == http.StatusForbidden {
-					code = api.CodeForbidden
-				}
-			}
-			if status == http.StatusUnauthorized {
+			// Clients branch on api codes; the verifier's own code goes to the audit line.
+			status, code := http.StatusUnauthorized, api.CodeUnauthorized
+			switch ve.Status {
+			case http.StatusForbidden:
+				status, code = http.StatusForbidden, api.CodeForbidden
+			case http.StatusServiceUnavailable:
+				status, code = http.StatusServiceUnavailable, api.CodeUnavailable
+			default:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ghostwire", error="invalid_token"`)
 			}
-			s.deny(r, w, action, id, "", status, code, ve.Message, ve.Reason)
+			reason := ve.Reason
+			if ve.Code != "" {
+				reason = ve.Code + ": " + reason
+			}
+			s.deny(r, w, action, nil, "", status, code, ve.Message, reason)
 			return nil, false
 		}
 		s.o.Logger.Error("token check failed", "error", err.Error())

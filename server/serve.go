@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/ghostwire/ghostwire/auth/verify"
+	"github.com/ghostwire/ghostwire/server/audit"
+	"github.com/ghostwire/ghostwire/server/config"
+	"github.com/ghostwire/ghostwire/server/dnsconf"
+	"github.com/ghostwire/ghostwire/server/forward"
+	"github.com/ghostwire/ghostwire/server/httpapi"
+	"github.com/ghostwire/ghostwire/server/metrics"
+	"github.com/ghostwire/ghostwire/server/pool"
+	"github.com/ghostwire/ghostwire/server/registry"
+	"github.com/ghostwire/ghostwire/server/sweep"
+	"github.com/ghostwire/ghostwire/server/tlsfiles"
+	"github.com/ghostwire/ghostwire/server/wgdev"
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve runs the server until SIGINT/SIGTERM (or ctx ends), then removes
+// every peer, the firewall rules and the device.
+func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) {
+	log := newLogger(cfg, logw)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.InsecureHTTP {
+		log.Warn("WARNING: --insecure-http: the API is served over plain HTTP and sign-in tokens travel in clear text. " +
+			"Use it only for local development and tests; in a cluster serve HTTPS (--tls-cert/--tls-key).")
+	}
+
+	vcfg, err := cfg.VerifyConfig()
+	if err != nil {
+		return err
+	}
+	vcfg.Logger = log
+	verifier, err := verify.New(ctx, vcfg)
+	if err != nil {
+		return err
+	}
+
+	prefix := netip.MustParsePrefix(cfg.CIDR)
+	addrs, err := pool.New(prefix, cfg.AddressRest, nil)
+	if err != nil {
+		return err
+	}
+	priv, err := wgtypes.GeneratePrivateKey() // in memory only, never written
+	if err != nil {
+		return fmt.Errorf("generating the server's WireGuard key: %w", err)
+	}
+	dev, err := wgdev.Open(wgdev.Options{Name: cfg.Interface, Mode: cfg.WGMode, ListenPort: cfg.ListenPort, PrivateKey: priv,
+		Address: netip.PrefixFrom(addrs.ServerAddr(), prefix.Bits()), MTU: cfg.MTU, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := dev.Close(); cerr != nil {
+			log.Error("removing the WireGuard device", "error", cerr.Error())
+		}
+		log.Info("WireGuard device removed", "interface", cfg.Interface)
+	}()
+
+	dnsServers, search := cfg.DNSServers, cfg.SearchDomains
+	if rc, err := dnsconf.Read(cfg.ResolvConf); err != nil {
+		if len(dnsServers) == 0 {
+			log.Warn("clients get no DNS server", "error", err.Error())
+		}
+	} else {
+		if len(dnsServers) == 0 {
+			dnsServers = rc.Nameservers
+		}
+		search = dnsconf.Merge(rc.Search, search)
+	}
+	match := dnsconf.Merge([]string{cfg.ClusterDomain}, cfg.MatchDomains)
+
+	var ready []httpapi.Check
+	ready = append(ready, httpapi.Check{Name: "token issuer", Func: func() error {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return verifier.Ready(c)
+	}})
+	if cfg.ManageFirewall {
+		fo := forward.Options{Interface: cfg.Interface, Pool: prefix, Masquerade: cfg.Masquerade, Logger: log}
+		for _, r := range cfg.Routes {
+			fo.Routes = append(fo.Routes, netip.MustParsePrefix(r))
+		}
+		for _, d := range dnsServers {
+			fo.DNSServers = append(fo.DNSServers, netip.MustParseAddr(d))
+		}
+		rules, err := forward.Install(fo)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := rules.Remove(); err != nil {
+				log.Error("removing forwarding rules", "error", err.Error())
+			}
+		}()
+		ready = append(ready, httpapi.Check{Name: "forwarding", Func: rules.Status})
+	}
+
+	var endpoint httpapi.EndpointSource = httpapi.StaticEndpoint(cfg.Endpoint)
+	var domains httpapi.DomainSource
+	if cfg.KubeService != "" || cfg.KubeNSSearch {
+		ep, ds, err := kubeSources(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		if ep != nil {
+			endpoint = ep
+		}
+		domains = ds
+	}
+	ready = append(ready, httpapi.Check{Name: "endpoint", Func: func() error { _, err := endpoint.Endpoint(); return err }})
+
+	m := metrics.New()
+	m.PoolSize.Set(float64(addrs.Size()))
+	aud := audit.New(log)
+	reg := registry.New(registry.Options{Pool: addrs, Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
+		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace})
+	api := httpapi.New(httpapi.Options{
+		Config:   cfg.APIConfig(version),
+		Verifier: verifier,
+		Registry: reg,
+		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: cfg.Routes, DNSServers: dnsServers,
+			SearchDomains: search, MatchDomains: match, Domains: domains, MTU: cfg.MTU, Keepalive: cfg.Keepalive, IdleTimeout: cfg.IdleTimeout},
+		Audit: aud, Metrics: m, Logger: log, Ready: ready,
+	})
+	sw := &sweep.Sweeper{Registry: reg, Device: dev, Audit: aud, Metrics: m, Logger: log}
+	go func() {
+		for ctx.Err() == nil {
+			m.PoolInUse.Set(float64(addrs.InUse()))
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}()
+	go sw.Run(ctx, cfg.SweepInterval)
+
+	servers, errc, err := listen(ctx, cfg, log, api, m)
+	if err != nil {
+		return err
+	}
+	log.Info("ghostwire-server ready", "version", version, "api", cfg.Listen, "ops", cfg.OpsListen, "interface", cfg.Interface,
+		"device", dev.Kind(), "server_public_key", priv.PublicKey().String(), "pool", prefix.String(), "provider", cfg.Provider())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("serving failed; shutting down", "error", err.Error())
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	removed, errs := reg.RemoveAll()
+	for _, r := range removed {
+		aud.Log(sctx, audit.Event{Decision: "remove", Action: "shutdown", Subject: r.Owner.Subject, Name: r.Owner.Name,
+			Key: r.Key.String(), Address: r.Addr.String(), Reason: r.Reason})
+	}
+	for _, e := range errs {
+		log.Error("removing a peer at shutdown", "error", e.Error())
+	}
+	return err
+}
+
+// listen starts the API server (HTTPS, or HTTP with --insecure-http) and the
+// plain-HTTP ops server (/metrics, /healthz, /readyz).
+func listen(ctx context.Context, cfg *config.Config, log *slog.Logger, api http.Handler, m *metrics.Metrics) ([]*http.Server, <-chan error, error) {
+	errc := make(chan error, 2)
+	mk := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+	apiSrv := mk(api)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on --listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.InsecureHTTP {
+		go func() { errc <- apiSrv.Serve(ln) }()
+	} else {
+		certs, err := tlsfiles.New(cfg.TLSCert, cfg.TLSKey, log)
+		if err != nil {
+			ln.Close()
+			return nil, nil, err
+		}
+		go certs.Watch(ctx, time.Minute)
+		apiSrv.TLSConfig = certs.TLSConfig()
+		go func() { errc <- apiSrv.ServeTLS(ln, "", "") }()
+	}
+	servers := []*http.Server{apiSrv}
+	if cfg.OpsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		mux.Handle("GET /healthz", api)
+		mux.Handle("GET /readyz", api)
+		opsSrv := mk(mux)
+		oln, err := net.Listen("tcp", cfg.OpsListen)
+		if err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("listening on --ops-listen %s: %w", cfg.OpsListen, err)
+		}
+		go func() { errc <- opsSrv.Serve(oln) }()
+		servers = append(servers, opsSrv)
+	}
+	filtered := make(chan error, 1)
+	go func() {
+		for e := range errc {
+			if !errors.Is(e, http.ErrServerClosed) {
+				filtered <- e
+				return
+			}
+		}
+	}()
+	return servers, filtered, nil
+}

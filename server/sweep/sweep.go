@@ -1,0 +1,86 @@
+// Package sweep is the server's one expiry loop: it reads the device's live
+// state, records it in the registry, removes peers that are idle, silent
+// since registration or past their lifetime, and audits every removal.
+package sweep
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/ghostwire/ghostwire/server/audit"
+	"github.com/ghostwire/ghostwire/server/metrics"
+	"github.com/ghostwire/ghostwire/server/registry"
+)
+
+// Device reads every peer's live state.
+type Device interface {
+	Peers() ([]wgtypes.Peer, error)
+}
+
+// Sweeper removes idle and expired peers.
+type Sweeper struct {
+	Registry *registry.Registry
+	Device   Device
+	Audit    *audit.Logger
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Once runs one sweep and returns what it removed.
+func (s *Sweeper) Once(ctx context.Context) ([]registry.Removed, error) {
+	start := time.Now()
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	peers, err := s.Device.Peers()
+	if err != nil {
+		// Without live state, only lifetimes can be judged: idle peers would
+		// look silent. Sweep nothing; try again next time.
+		s.Logger.Error("reading the WireGuard device for the sweep failed", "error", err.Error())
+		return nil, err
+	}
+	stats := make(map[wgtypes.Key]registry.Stats, len(peers))
+	t := now()
+	for _, p := range peers {
+		st := registry.Stats{LatestHandshake: p.LastHandshakeTime, RxBytes: p.ReceiveBytes, TxBytes: p.TransmitBytes}
+		if p.Endpoint != nil {
+			st.Endpoint = p.Endpoint.String()
+		}
+		if !p.LastHandshakeTime.IsZero() {
+			s.Metrics.HandshakeAge.Observe(t.Sub(p.LastHandshakeTime).Seconds())
+		}
+		stats[p.PublicKey] = st
+	}
+	removed, errs := s.Registry.Sweep(stats)
+	for _, e := range errs {
+		s.Logger.Error("sweep: removing a peer from the device failed", "error", e.Error())
+	}
+	for _, r := range removed {
+		s.Metrics.Removals.WithLabelValues(r.Reason).Inc()
+		s.Audit.Log(ctx, audit.Event{Decision: "remove", Action: "sweep", Subject: r.Owner.Subject, Name: r.Owner.Name,
+			Key: r.Key.String(), Address: r.Addr.String(), Reason: r.Reason})
+	}
+	s.Metrics.Sweeps.Inc()
+	s.Metrics.ActivePeers.Set(float64(s.Registry.Len()))
+	s.Metrics.SweepSeconds.Observe(time.Since(start).Seconds())
+	return removed, nil
+}
+
+// Run sweeps every interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.Once(ctx)
+		}
+	}
+}
