@@ -250,7 +250,7 @@ func Build(in Input) Model {
 		addCluster.Enabled = true
 		addCluster.Action = Action{Kind: AddCluster}
 	default:
-		addCluster.Title = "Add cluster: run  ghostwire up https://<server>"
+		addCluster.Title = "Add cluster: run ghostwire up https://<server>"
 		addCluster.Tooltip = "No dialog program here (zenity or kdialog): use the command in a terminal"
 	}
 	add(addCluster)

@@ -93,7 +93,7 @@ func TestEveryState(t *testing.T) {
 		{"no profile yet", input(), IconDisconnected, want("Not connected (off)", "No cluster yet: choose Add cluster… (off)",
 			"Connect (off)", "---", "Add cluster…")},
 		{"no dialog program", noDialog, IconDisconnected, want("Not connected (off)", "No cluster yet: choose Add cluster… (off)",
-			"Connect (off)", "---", "Add cluster: run  ghostwire up https://<server> (off)")},
+			"Connect (off)", "---", "Add cluster: run ghostwire up https://<server> (off)")},
 		{"disconnected", input(prof(localapi.StateDisconnected)), IconDisconnected, want("Disconnected (off)",
 			"prod (vpn.example.com) (off)", "Connect to prod", "---", "[ ] prod — off", "Add cluster…")},
 		{"signing in with a code", input(signingIn), IconConnecting, want("Signing in to prod… (off)",
