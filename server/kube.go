@@ -2,18 +2,38 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/ghostwire/ghostwire/server/config"
 	"github.com/ghostwire/ghostwire/server/httpapi"
+	"github.com/ghostwire/ghostwire/server/kube"
 )
 
 // kubeSources gives the Kubernetes-backed endpoint (--kube-service) and
-// namespace search domains (--kube-namespace-search). server/kube
-// implements httpapi.EndpointSource and httpapi.DomainSource; until it is
-// part of this build, these flags are refused with a clear message.
+// namespace search domains (--kube-namespace-search), both kept current by
+// watches (server/kube). Either may be nil when its flag is not set.
 func kubeSources(ctx context.Context, cfg *config.Config, log *slog.Logger) (httpapi.EndpointSource, httpapi.DomainSource, error) {
-	return nil, nil, errors.New("--kube-service and --kube-namespace-search need the Kubernetes support (server/kube), " +
-		"which this build does not include yet: set --endpoint host:port and --search-domains instead")
+	client, err := kube.InClusterClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ep httpapi.EndpointSource
+	var ds httpapi.DomainSource
+	if cfg.KubeService != "" {
+		ns, name, _ := strings.Cut(cfg.KubeService, "/")
+		w, err := kube.WatchEndpoint(ctx, client, kube.EndpointOptions{Namespace: ns, Service: name, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		ep = w
+	}
+	if cfg.KubeNSSearch {
+		w, err := kube.WatchSearchDomains(ctx, client, kube.SearchDomainOptions{ClusterDomain: cfg.ClusterDomain, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		ds = w
+	}
+	return ep, ds, nil
 }
