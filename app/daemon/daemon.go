@@ -21,6 +21,7 @@ import (
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/serverclient"
+	"github.com/ghostwire/ghostwire/server/api"
 )
 
 // Version is the daemon's version, set at build time with -ldflags -X.
@@ -38,7 +39,8 @@ type Options struct {
 	InterfacePrefix string // "" means "gw": interfaces gw0, gw1, ...
 	DeviceName      string // "" means the hostname
 	Tunnels         engine.Tunnels
-	NewSignIn       engine.NewSignIn
+	// NewSignIn makes a profile's sign-in session; caFile is the profile's.
+	NewSignIn func(cfg api.Config, caFile string) (engine.SignIn, error)
 	// NewAPI makes a server client; nil means serverclient.New.
 	NewAPI func(server, caFile string) (engine.API, error)
 	Clock  engine.Clock
@@ -108,13 +110,13 @@ func (d *Daemon) settingsPath() string { return filepath.Join(d.opt.StateDir, "p
 func (d *Daemon) JournalDir() string { return filepath.Join(d.opt.StateDir, "journal") }
 
 func (d *Daemon) newProfile(s Settings) (*profile, error) {
-	api, err := d.opt.NewAPI(s.Server, s.CAFile)
+	client, err := d.opt.NewAPI(s.Server, s.CAFile)
 	if err != nil {
 		return nil, localapi.Errorf(localapi.CodeBadRequest, "%v", err)
 	}
 	eng := engine.New(engine.Config{
 		Name: s.Name, Server: s.Server, Interface: s.Interface, DeviceName: d.opt.DeviceName,
-		API: api, NewSignIn: d.opt.NewSignIn, Tunnels: d.opt.Tunnels, Clock: d.opt.Clock,
+		API: client, NewSignIn: func(cfg api.Config) (engine.SignIn, error) { return d.opt.NewSignIn(cfg, s.CAFile) }, Tunnels: d.opt.Tunnels, Clock: d.opt.Clock,
 		Claim: d.claim, Release: d.release, OnChange: d.publish, Log: d.log, Timing: d.opt.Timing,
 	})
 	return &profile{set: s, eng: eng}, nil
@@ -309,8 +311,12 @@ func (d *Daemon) Login(ctx context.Context, req localapi.ProfileRequest) error {
 	if err != nil {
 		return err
 	}
+	mode := engine.SignInAuto
+	if req.DeviceCode {
+		mode = engine.SignInDeviceCode
+	}
 	for _, e := range es {
-		e.Login(engine.SignInAuto)
+		e.Login(mode)
 	}
 	return nil
 }

@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/app/osevents"
+	"github.com/ghostwire/ghostwire/tunnel"
+)
+
+// RunOptions configure Run.
+type RunOptions struct {
+	StateDir        string // "" means DefaultStateDir
+	Socket          string // "" means localapi.SocketPath()
+	InterfacePrefix string // "" means "gw"
+	DNSMode         tunnel.DNSMode
+	Log             *slog.Logger
+}
+
+// Run is `ghostwire daemon`: it undoes what a crashed daemon left behind,
+// serves the local API, forwards OS events to the engines, and on ctx's end
+// brings every tunnel down and removes the peers from their servers.
+func Run(ctx context.Context, o RunOptions) error {
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir
+	}
+	if o.Socket == "" {
+		o.Socket = localapi.SocketPath()
+	}
+	if o.InterfacePrefix == "" {
+		o.InterfacePrefix = "gw"
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	log := o.Log
+	if runtime.GOOS != "linux" {
+		return localapi.Errorf(localapi.CodeUnsupportedOS, "the ghostwire daemon is not supported on %s yet", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("the ghostwire daemon must run as root (it creates the tunnel interface, routes and DNS): use `sudo ghostwire daemon` or the system service")
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the state directory %s: %w", o.StateDir, err)
+	}
+	journal := filepath.Join(o.StateDir, "journal")
+	if err := tunnel.Recover(journal, log); err != nil {
+		// Keep going: the profiles whose interfaces are clean still work.
+		log.Error("could not undo everything a previous daemon left behind", "err", err)
+	}
+	d, err := New(Options{
+		StateDir: o.StateDir, InterfacePrefix: o.InterfacePrefix, Log: log,
+		Tunnels:   &Tunnels{JournalDir: journal, DNSMode: o.DNSMode, Log: log},
+		NewSignIn: SignInFactory(log),
+	})
+	if err != nil {
+		return err
+	}
+	l, err := Listen(o.Socket, 0)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(o.Socket)
+
+	ours := regexp.MustCompile("^" + regexp.QuoteMeta(o.InterfacePrefix) + `[0-9]+$`)
+	if err := osevents.Watch(ctx, osevents.Options{Ignore: ours.MatchString, Log: log}, d.Notify); err != nil {
+		log.Warn("some OS signals are not available", "err", err)
+	}
+
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	defer stopServe()
+	served := make(chan error, 1)
+	go func() { served <- Serve(serveCtx, l, d, AllowRootAndGroup, log) }()
+	log.Info("ghostwire daemon ready", "socket", o.Socket, "state_dir", o.StateDir, "version", Version)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		d.Shutdown()
+		return fmt.Errorf("the local API stopped: %w", err)
+	}
+	log.Info("stopping: disconnecting every profile")
+	d.Shutdown()
+	stopServe()
+	<-served
+	log.Info("ghostwire daemon stopped")
+	return nil
+}

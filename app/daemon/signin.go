@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/engine"
+	"github.com/ghostwire/ghostwire/auth/signin"
+	"github.com/ghostwire/ghostwire/server/api"
+)
+
+// SignInFactory adapts auth/signin to the engine's port. The identity
+// provider is trusted with the system roots plus the profile's CA file, if
+// any (an on-premises provider often shares the private CA).
+func SignInFactory(log *slog.Logger) func(cfg api.Config, caFile string) (engine.SignIn, error) {
+	return func(cfg api.Config, caFile string) (engine.SignIn, error) {
+		hc, err := providerClient(caFile)
+		if err != nil {
+			return nil, err
+		}
+		s, err := signin.New(cfg, signin.Options{HTTPClient: hc, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return &signInAdapter{s: s}, nil
+	}
+}
+
+func providerClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the CA file %s: %w", caFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the CA file %s holds no PEM certificate", caFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+}
+
+type signInAdapter struct{ s *signin.Session }
+
+func (a *signInAdapter) SignIn(ctx context.Context, mode engine.SignInMode, prompt func(engine.Prompt)) error {
+	m := signin.Auto
+	if mode == engine.SignInDeviceCode {
+		m = signin.DeviceCode
+	}
+	return a.s.SignIn(ctx, m, func(p signin.Prompt) {
+		prompt(engine.Prompt{BrowserURL: p.BrowserURL, VerificationURI: p.VerificationURI,
+			VerificationURIComplete: p.VerificationURIComplete, UserCode: p.UserCode, ExpiresAt: p.ExpiresAt})
+	})
+}
+
+func (a *signInAdapter) Token(ctx context.Context) (engine.Token, error) {
+	t, err := a.s.Token(ctx)
+	if errors.Is(err, signin.ErrSignInRequired) {
+		msg := "your sign-in has expired and could not be renewed: run `ghostwire login` (or choose Sign in from the menu)"
+		if err.Error() != signin.ErrSignInRequired.Error() {
+			msg += " (" + err.Error() + ")"
+		}
+		return engine.Token{}, &engine.ServerError{Kind: engine.ErrSignInRequired, Message: msg}
+	}
+	if err != nil {
+		return engine.Token{}, err
+	}
+	return engine.Token{AccessToken: t.AccessToken, ExpiresAt: t.ExpiresAt, User: t.User}, nil
+}
+
+func (a *signInAdapter) Logout() { a.s.Logout() }
