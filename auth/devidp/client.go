@@ -44,7 +44,7 @@ func (c *publicClient) RestrictAdditionalAccessTokenScopes() func([]string) []st
 	return func(s []string) []string { return s }
 }
 func (c *publicClient) IsScopeAllowed(scope string) bool     { return scope == c.apiScope }
-func (c *publicClient) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c *publicClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *publicClient) ClockSkew() time.Duration             { return 0 }
 
 // authRequest is one authorization code flow in progress.
