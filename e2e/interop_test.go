@@ -92,12 +92,20 @@ func TestInteropStockWireGuard(t *testing.T) {
 		t.Fatalf("cluster DNS through the stock tunnel: %v %v", addrs, err)
 	}
 
-	// The server sees the handshake, and the peer can be removed with curl.
+	// The server sees the handshake (its sweep reads the device's stats every
+	// sweep interval), and the peer can be removed with curl.
 	peerURL := c.ServerURL() + api.PathPeer + url.PathEscape(pub)
-	out = sh(t, tp.Laptop, "curl", "-sS", "--fail-with-body", "--max-time", "10", "--cacert", tp.CA.CertFile, "-H", "@"+hdr, peerURL)
-	var live api.Peer
-	if err := json.Unmarshal([]byte(out), &live); err != nil || live.LatestHandshake == nil {
-		t.Fatalf("GET own peer: want a latest handshake, got %v: %s", err, out)
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		out = sh(t, tp.Laptop, "curl", "-sS", "--fail-with-body", "--max-time", "10", "--cacert", tp.CA.CertFile, "-H", "@"+hdr, peerURL)
+		var live api.Peer
+		err := json.Unmarshal([]byte(out), &live)
+		if err == nil && live.LatestHandshake != nil && live.RxBytes > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET own peer: want a latest handshake and bytes, got %v: %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	sh(t, tp.Laptop, "curl", "-sS", "--fail-with-body", "--max-time", "10", "--cacert", tp.CA.CertFile, "-H", "@"+hdr, "-X", "DELETE", peerURL)
 	code := strings.TrimSpace(sh(t, tp.Laptop, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10", "--cacert", tp.CA.CertFile, "-H", "@"+hdr, peerURL))

@@ -25,13 +25,15 @@ type Daemon struct {
 	starts   int
 }
 
-// DaemonEnv is the environment of the daemon and every CLI call.
+// Env is the environment of the daemon and every CLI call: the socket lives
+// in the run directory, so parallel runs never share a daemon.
 func (d *Daemon) Env() []string {
-	return []string{
-		localapi.SocketEnv + "=" + d.Socket,
-		"GHOSTWIRE_STATE_DIR=" + d.StateDir,
-	}
+	return []string{localapi.SocketEnv + "=" + d.Socket}
 }
+
+// InterfacePrefix names the laptop's tunnel interfaces; per run, because
+// their UAPI sockets live in the machine-wide /var/run/wireguard.
+func (d *Daemon) InterfacePrefix() string { return "gwe" + d.t.Suffix + "c" }
 
 // NewDaemon prepares (but does not start) the laptop's daemon.
 func (t *Topology) NewDaemon() *Daemon {
@@ -49,7 +51,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return err
 	}
 	d.starts++
-	p, err := d.t.Start(d.t.Laptop, "daemon", d.Env(), d.t.Bins.Client, "daemon")
+	// DNS in stub mode: the auto mode would find a host's systemd-resolved
+	// over the machine-wide D-Bus and change the host's DNS, not the laptop's.
+	p, err := d.t.Start(d.t.Laptop, "daemon", d.Env(), d.t.Bins.Client, "daemon",
+		"--state-dir", d.StateDir, "--interface-prefix", d.InterfacePrefix(), "--dns", "stub", "--log-level", "debug")
 	if err != nil {
 		return err
 	}
