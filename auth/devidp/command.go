@@ -23,6 +23,7 @@ func Command() *cobra.Command {
 	var (
 		listen, issuer, certFile, keyFile, usersFile string
 		insecureHTTP, iKnow                          bool
+		userFlags                                    []string
 		opts                                         Options
 	)
 	cmd := &cobra.Command{
@@ -37,8 +38,8 @@ Approve a device code without a browser:
   curl -X POST https://127.0.0.1:8444/dev/approve -H 'Content-Type: application/json' \
        -d '{"user_code":"BCDF-GHJK","user":"demo@example.com"}'
 Pending codes: GET /dev/pending.  Users: demo@example.com (VPN.User), guest@example.com (no
-role), admin@example.com (VPN.User, VPN.Admin), or --users-file (JSON array of
-{"username","sub","oid","name","roles","groups"}).`,
+role), admin@example.com (VPN.User, VPN.Admin); or --users-file (JSON array of
+{"username","sub","oid","name","roles","groups"}) and/or --user name:role,role:group.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
@@ -73,6 +74,13 @@ role), admin@example.com (VPN.User, VPN.Admin), or --users-file (JSON array of
 					return err
 				}
 				opts.Users = users
+			}
+			for _, f := range userFlags {
+				u, err := ParseUserFlag(f)
+				if err != nil {
+					return err
+				}
+				opts.Users = append(opts.Users, u)
 			}
 			opts.Issuer, opts.Logger = issuer, log
 			p, err := New(opts)
@@ -124,6 +132,7 @@ role), admin@example.com (VPN.User, VPN.Admin), or --users-file (JSON array of
 	f.BoolVar(&insecureHTTP, "insecure-http", false, "serve plain HTTP (local development only)")
 	f.BoolVar(&iKnow, "i-know-this-is-insecure", false, "allow a non-loopback listen address (e.g. inside a test network namespace)")
 	f.StringVar(&usersFile, "users-file", "", "JSON array of users (default: demo@, guest@, admin@example.com)")
+	f.StringArrayVar(&userFlags, "user", nil, "a user as name[:role,role[:group,group]] (repeatable; replaces the default users, adds to --users-file)")
 	f.StringVar(&opts.ClientID, "client-id", DefaultClientID, "public client id")
 	f.StringVar(&opts.Audience, "audience", DefaultAudience, "aud of access tokens")
 	f.StringVar(&opts.APIScope, "api-scope", DefaultAPIScope, "API scope (lands in scp)")

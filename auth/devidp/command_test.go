@@ -3,6 +3,7 @@ package devidp
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -14,7 +15,7 @@ import (
 func TestCommandRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:8444", ":8444", "10.1.2.3:8444", "example.com:8444"} {
 		cmd := Command()
-		cmd.SetArgs([]string{"--listen", addr, "--insecure-http"})
+		cmd.SetArgs([]string{"--listen", addr, "--insecure-http", "--user", "alice@example.com:VPN.User:g1,g2"})
 		cmd.SetOut(&bytes.Buffer{})
 		cmd.SetErr(&bytes.Buffer{})
 		err := cmd.Execute()
@@ -59,7 +60,7 @@ func TestCommandServes(t *testing.T) {
 	cmd := Command()
 	logs := &syncBuf{}
 	cmd.SetErr(logs)
-	cmd.SetArgs([]string{"--listen", addr, "--insecure-http"})
+	cmd.SetArgs([]string{"--listen", addr, "--insecure-http", "--user", "alice@example.com:VPN.User:g1,g2"})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
@@ -77,11 +78,35 @@ func TestCommandServes(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("discovery: %d", resp.StatusCode)
 	}
+	resp, err = http.Get("http://" + addr + "/device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "alice@example.com") || strings.Contains(string(page), UserDemo) {
+		t.Errorf("--user did not replace the default users:\n%s", page)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "WARNING: serving plain HTTP") {
 		t.Errorf("no warning for plain HTTP in %s", logs.String())
+	}
+}
+
+func TestParseUserFlag(t *testing.T) {
+	u, err := ParseUserFlag("bob@example.com:VPN.User,VPN.Admin:g1")
+	if err != nil || u.Username != "bob@example.com" || len(u.Roles) != 2 || len(u.Groups) != 1 {
+		t.Fatalf("%+v %v", u, err)
+	}
+	if u, err := ParseUserFlag("carol"); err != nil || u.Roles != nil {
+		t.Fatalf("%+v %v", u, err)
+	}
+	for _, bad := range []string{"", ":VPN.User", "a:b:c:d"} {
+		if _, err := ParseUserFlag(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

@@ -105,6 +105,7 @@ func (o *Options) setDefaults() error {
 type Provider struct {
 	opts        Options
 	users       map[string]*User // by lower-case user name
+	bySubject   map[string]*User
 	client      *publicClient
 	store       *storage
 	op          *op.Provider
@@ -122,7 +123,13 @@ func New(opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
 	}
-	p := &Provider{opts: opts, users: users, log: opts.Logger.With("component", "devidp")}
+	p := &Provider{opts: opts, users: users, bySubject: map[string]*User{}, log: opts.Logger.With("component", "devidp")}
+	for _, u := range users {
+		if _, dup := p.bySubject[u.Subject]; dup {
+			return nil, fmt.Errorf("devidp: two users share the subject %q", u.Subject)
+		}
+		p.bySubject[u.Subject] = u
+	}
 	p.client = &publicClient{id: opts.ClientID, apiScope: opts.APIScope}
 	if p.store, err = newStorage(p); err != nil {
 		return nil, err
@@ -195,12 +202,8 @@ func (p *Provider) Subject(name string) string {
 }
 
 func (p *Provider) userBySubject(sub string) (*User, bool) {
-	for _, u := range p.users {
-		if u.Subject == sub {
-			return u, true
-		}
-	}
-	return nil, false
+	u, ok := p.bySubject[sub]
+	return u, ok
 }
 
 func (p *Provider) audience(clientID string) []string {

@@ -65,6 +65,27 @@ func LoadUsers(path string) ([]User, error) {
 	return users, nil
 }
 
+// ParseUserFlag reads "name[:role,role[:group,group]]", the --user flag.
+func ParseUserFlag(s string) (User, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 || strings.TrimSpace(parts[0]) == "" {
+		return User{}, fmt.Errorf("--user %q: want name[:role,role[:group,group]]", s)
+	}
+	list := func(i int) []string {
+		if i >= len(parts) {
+			return nil
+		}
+		var out []string
+		for _, x := range strings.Split(parts[i], ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return User{Username: strings.TrimSpace(parts[0]), Roles: list(1), Groups: list(2)}, nil
+}
+
 // normalize fills derived fields and checks the list.
 func normalizeUsers(in []User) (map[string]*User, error) {
 	if len(in) == 0 {
