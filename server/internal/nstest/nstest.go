@@ -6,11 +6,16 @@
 package nstest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netns"
 )
 
 // Run runs a command and fails the test with its output on error.
@@ -42,4 +47,33 @@ func Pair(t testing.TB, addrA, addrB string) (nsA, nsB string) {
 	Run(t, "ip", "-n", nsA, "link", "set", vA, "up")
 	Run(t, "ip", "-n", nsB, "link", "set", vB, "up")
 	return nsA, nsB
+}
+
+// DialContext returns a dial function whose sockets live in namespace ns, for
+// an http.Transport that talks to servers inside it.
+func DialContext(t testing.TB, ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatalf("opening namespace %s: %v", ns, err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type res struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+			if err := netns.Set(h); err != nil {
+				ch <- res{nil, err}
+				return
+			}
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			ch <- res{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
 }
