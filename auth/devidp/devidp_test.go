@@ -325,3 +325,15 @@ func TestMintAndShortLifetime(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 }
+
+func TestRefreshTokenExpires(t *testing.T) {
+	ts := devidp.NewTestServer(t, devidp.Options{PollInterval: time.Second, RefreshTokenLifetime: time.Second})
+	tok, err := deviceFlow(t, ts, func(code string) error { return ts.Approve(code, devidp.UserDemo) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, ts.HTTPClient())
+	_, err = oauthConfig(ts, "").TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	assertInvalidGrant(t, err)
+}

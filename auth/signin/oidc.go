@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,18 +99,18 @@ func (p *oidcProvider) browser(ctx context.Context, prompt func(Prompt)) error {
 	if oc.Endpoint.AuthURL == "" {
 		return errors.New("the sign-in provider does not offer browser sign-in: use the device code")
 	}
-	cb, err := listenLoopback()
+	verifier := oauth2.GenerateVerifier()
+	state := oauth2.GenerateVerifier()
+	cb, err := listenLoopback(state)
 	if err != nil {
 		return err
 	}
 	defer cb.close()
 	c := *oc
 	c.RedirectURL = cb.redirectURL
-	verifier := oauth2.GenerateVerifier()
-	state := oauth2.GenerateVerifier()
 	deadline, _ := ctx.Deadline()
 	prompt(Prompt{BrowserURL: c.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), ExpiresAt: deadline})
-	code, err := cb.wait(ctx, state)
+	code, err := cb.wait(ctx)
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,8 @@ type callback struct {
 }
 
 // listenLoopback binds 127.0.0.1 on a free port: never another interface.
-func listenLoopback() (*callback, error) {
+// Only a redirect carrying state is taken; anything else is answered 400.
+func listenLoopback(state string) (*callback, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("browser sign-in needs a local port on 127.0.0.1: %w", err)
@@ -210,12 +212,19 @@ func listenLoopback() (*callback, error) {
 	cb := &callback{ln: ln, redirectURL: "http://" + ln.Addr().String() + "/callback", got: make(chan url.Values, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
+			// Not our redirect (a stale tab, or a forgery): ignored.
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte("<html><body><h1>Unknown sign-in</h1><p>This is not the sign-in ghostwire is waiting for. Start again from ghostwire.</p></body></html>"))
+			return
+		}
 		select {
-		case cb.got <- r.URL.Query():
+		case cb.got <- q:
 		default:
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if r.URL.Query().Get("error") != "" {
+		if q.Get("error") != "" {
 			_, _ = w.Write([]byte("<html><body><h1>Sign-in failed</h1><p>Go back to ghostwire to see why and try again.</p></body></html>"))
 			return
 		}
@@ -226,24 +235,21 @@ func listenLoopback() (*callback, error) {
 	return cb, nil
 }
 
-func (cb *callback) wait(ctx context.Context, state string) (string, error) {
-	for {
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return "", errors.New("browser sign-in timed out: start again")
-			}
-			return "", ctx.Err()
-		case q := <-cb.got:
-			if e := q.Get("error"); e != "" {
-				return "", fmt.Errorf("browser sign-in failed: %s %s", e, q.Get("error_description"))
-			}
-			if q.Get("state") != state || q.Get("code") == "" {
-				// Not our redirect (stale tab, or a forgery): keep waiting.
-				continue
-			}
-			return q.Get("code"), nil
+func (cb *callback) wait(ctx context.Context) (string, error) {
+	select {
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return "", errors.New("browser sign-in timed out: start again")
 		}
+		return "", ctx.Err()
+	case q := <-cb.got:
+		if e := q.Get("error"); e != "" {
+			return "", fmt.Errorf("browser sign-in failed: %s %s", e, q.Get("error_description"))
+		}
+		if q.Get("code") == "" {
+			return "", errors.New("browser sign-in failed: the provider sent no code")
+		}
+		return q.Get("code"), nil
 	}
 }
 

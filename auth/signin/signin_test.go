@@ -312,3 +312,70 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Error("ParseMode")
 	}
 }
+
+func TestOIDCBrowserIgnoresForgedCallback(t *testing.T) {
+	ts := devidp.NewTestServer(t, devidp.Options{})
+	s, _ := signin.New(ts.APIConfig("test"), signin.Options{HTTPClient: ts.HTTPClient()})
+	var wg sync.WaitGroup
+	err := s.SignIn(ctxT(t), signin.Browser, func(p signin.Prompt) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u, _ := url.Parse(p.BrowserURL)
+			redirect := u.Query().Get("redirect_uri")
+			// Another page posts a code of its own with a wrong state: ignored.
+			resp, err := http.Get(redirect + "?code=forged&state=wrong")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("forged callback answered %d", resp.StatusCode)
+			}
+			followDevLogin(t, ts, p.BrowserURL, devidp.UserDemo)
+		}()
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("sign-in after a forged callback: %v", err)
+	}
+	if tok, err := s.Token(ctxT(t)); err != nil || tok.User != devidp.UserDemo {
+		t.Fatalf("%+v %v", tok, err)
+	}
+}
+
+// A provider that cannot be reached is not a refusal: the daemon retries
+// instead of asking the person to sign in again.
+func TestUnreachableProviderIsTransient(t *testing.T) {
+	ts := devidp.NewTestServer(t, devidp.Options{PollInterval: time.Second})
+	clk := &clock{}
+	s, _ := signin.New(ts.APIConfig("test"), signin.Options{HTTPClient: ts.HTTPClient(), Now: clk.now})
+	if err := s.SignIn(ctxT(t), signin.DeviceCode, func(p signin.Prompt) { _ = ts.Approve(p.UserCode, devidp.UserDemo) }); err != nil {
+		t.Fatal(err)
+	}
+	ts.Server.Close()
+	clk.advance(2 * time.Hour)
+	if _, err := s.Token(ctxT(t)); err == nil || errors.Is(err, signin.ErrSignInRequired) {
+		t.Fatalf("unreachable provider: %v (want a transient error)", err)
+	}
+
+	fake := entratest.New(t, entratest.Options{AccessTokenLifetime: 2 * time.Minute})
+	es, _ := signin.New(fake.APIConfig(), signin.Options{HTTPClient: fake.HTTPClient()})
+	if err := es.SignIn(ctxT(t), signin.DeviceCode, func(p signin.Prompt) { _ = fake.Approve(p.UserCode, entratest.UserDemo) }); err != nil {
+		t.Fatal(err)
+	}
+	fake.Server.Close()
+	if _, err := es.Token(ctxT(t)); err == nil || errors.Is(err, signin.ErrSignInRequired) {
+		t.Fatalf("unreachable Entra: %v (want a transient error)", err)
+	}
+}
+
+func TestEntraDeviceDeclined(t *testing.T) {
+	fake := entratest.New(t, entratest.Options{})
+	s, _ := signin.New(fake.APIConfig(), signin.Options{HTTPClient: fake.HTTPClient()})
+	err := s.SignIn(ctxT(t), signin.DeviceCode, func(p signin.Prompt) { _ = fake.Deny(p.UserCode) })
+	if err == nil || !strings.Contains(err.Error(), "declined") {
+		t.Fatalf("got %v", err)
+	}
+}
