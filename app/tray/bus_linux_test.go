@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	_ "image/png"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/tray/internal/scripted"
 	"github.com/ghostwire/ghostwire/assets"
 )
@@ -157,6 +155,20 @@ func busTest(t *testing.T) {
 	if b, _ := os.ReadFile(opened); string(b) != "https://login.example.test/device\n" {
 		t.Errorf("browser opened %q, want the verification URL exactly once", b)
 	}
+
+	// Close to the session's end: a notification, and Extend in the menu renews it.
+	be.SetSessionEnd("prod", time.Now().Add(7*time.Minute+30*time.Second))
+	notes.waitFor(t, "Session for prod ends in 8 min")
+	eventually(t, "the Extend item", func() (bool, string) {
+		it, ok := m.find("Session ends in 8 min — Extend")
+		return ok && it.visible && it.enabled, fmt.Sprintf("%+v", m.items())
+	})
+	m.click("Session ends in 8 min — Extend")
+	eventually(t, "Extend called", func() (bool, string) { c := be.Calls(); return contains(c, "extend:prod"), fmt.Sprint(c) })
+	eventually(t, "the Extend item gone", func() (bool, string) {
+		it, ok := m.find("Session ends in 8 min — Extend")
+		return !ok || !it.visible, fmt.Sprintf("%+v", it)
+	})
 
 	// Start at login really writes the XDG autostart entry.
 	m.click("Start at login")
@@ -368,80 +380,4 @@ func startNotificationService(t *testing.T) *notificationService {
 		t.Fatalf("cannot own org.freedesktop.Notifications: %v %v", r, err)
 	}
 	return n
-}
-
-// serveDaemon serves be on sock; the returned func stops it the way a dying
-// daemon does: the socket goes away and open streams are cut.
-func serveDaemon(t *testing.T, sock string, be localapi.Backend) func() {
-	t.Helper()
-	_ = os.Remove(sock)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tl := &trackingListener{Listener: l}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = localapi.Serve(ctx, tl, be, nil)
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			tl.closeAll()
-			<-done
-			_ = os.Remove(sock)
-		})
-	}
-}
-
-type trackingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *trackingListener) closeAll() {
-	l.Listener.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

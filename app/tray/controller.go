@@ -33,6 +33,9 @@ type daemon interface {
 	Extend(ctx context.Context, req localapi.ProfileRequest) (localapi.Status, error)
 }
 
+// retryEvery is how often the tray looks for a daemon that is not running.
+const retryEvery = 2 * time.Second
+
 // controller owns the tray's state; only loop touches it after start.
 type controller struct {
 	opts     Options

@@ -1,19 +1,13 @@
 package tray
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
-	"fyne.io/systray"
-
-	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/tray/desktop"
 	"github.com/ghostwire/ghostwire/app/tray/menu"
 	"github.com/ghostwire/ghostwire/app/tray/notify"
@@ -31,50 +25,6 @@ type Options struct {
 	// LogFile is where the tray writes its log and what "Open log" opens;
 	// default <user cache dir>/ghostwire/tray.log. "-" disables the file.
 	LogFile string
-}
-
-// retryEvery is how often the tray looks for a daemon that is not running.
-const retryEvery = 2 * time.Second
-
-// Run shows the tray until ctx ends or the person chooses Quit; then it
-// returns nil. Call it from the main goroutine (macOS needs the main thread),
-// once per process (fyne.io/systray cannot start twice).
-func Run(ctx context.Context, opts Options) error {
-	if opts.SocketPath == "" {
-		opts.SocketPath = localapi.SocketPath()
-	}
-	log, closeLog := setupLog(opts)
-	defer closeLog()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	c := newController(ctx, opts, log, localapi.NewClient(opts.SocketPath), newTrayUI())
-	done := make(chan error, 1)
-	onReady := func() {
-		systray.SetTitle("Ghostwire")
-		c.start() // the first menu is there before the bus can ask for it
-		go func() {
-			done <- c.loop(ctx)
-			systray.Quit()
-		}()
-	}
-	go func() {
-		<-ctx.Done()
-		systray.Quit()
-	}()
-	log.Info("tray starting", "socket", opts.SocketPath, "version", opts.Version, "os", runtime.GOOS)
-	systray.Run(onReady, cancel)
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
-		}
-	case <-time.After(3 * time.Second):
-		log.Warn("tray loop did not stop in time")
-	}
-	log.Info("tray stopped")
-	return nil
 }
 
 // setupLog tees the tray's records to opts.Logger (or stderr) and LogFile.

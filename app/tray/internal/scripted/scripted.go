@@ -149,3 +149,8 @@ func (b *Backend) Extend(_ context.Context, req localapi.ProfileRequest) error {
 	b.set(req.Profile, func(p *localapi.Profile) { p.SessionExpiresAt = &end })
 	return nil
 }
+
+// SetSessionEnd sets when the named profile's sign-in session ends.
+func (b *Backend) SetSessionEnd(name string, end time.Time) {
+	b.set(name, func(p *localapi.Profile) { p.SessionExpiresAt = &end })
+}
