@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 		Config:   cfg.APIConfig(version),
 		Verifier: verifier,
 		Registry: reg,
-		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: cfg.Routes, DNSServers: dnsServers,
+		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: clientRoutes(cfg.Routes, dnsServers), DNSServers: dnsServers,
 			SearchDomains: search, MatchDomains: match, Domains: domains, MTU: cfg.MTU, Keepalive: cfg.Keepalive, IdleTimeout: cfg.IdleTimeout},
 		Audit: aud, Metrics: m, Logger: log, Ready: ready,
 	})
@@ -241,4 +241,27 @@ func listen(ctx context.Context, cfg *config.Config, log *slog.Logger, api http.
 		}
 	}()
 	return servers, filtered, nil
+}
+
+// clientRoutes is routes plus a host route for every DNS server outside them,
+// so split DNS works even when the service range is not pushed.
+func clientRoutes(routes, dns []string) []string {
+	out := append([]string{}, routes...)
+	for _, d := range dns {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			continue
+		}
+		covered := false
+		for _, r := range routes {
+			if p, err := netip.ParsePrefix(r); err == nil && p.Contains(a) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()).String())
+		}
+	}
+	return out
 }
