@@ -25,7 +25,6 @@ type ui interface {
 
 // daemon is the part of localapi.Client the tray uses.
 type daemon interface {
-	Status(ctx context.Context) (localapi.Status, error)
 	Watch(ctx context.Context, fn func(localapi.Status) error) error
 	Up(ctx context.Context, req localapi.UpRequest) (localapi.Status, error)
 	Down(ctx context.Context, req localapi.ProfileRequest) (localapi.Status, error)
@@ -80,14 +79,11 @@ func newController(ctx context.Context, opts Options, log *slog.Logger, d daemon
 	return c
 }
 
-// start renders the first menu, from one quick Status call.
+// start renders the first menu, before the daemon has said anything: the
+// status comes only from Watch, whose first message follows at once.
 func (c *controller) start() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st, err := c.d.Status(ctx)
-	c.applyDaemon(st, err)
+	c.in.DaemonPending = true
 	c.in.Now = time.Now()
-	c.decide.Observe(c.in.Now, c.in.Status, c.in.DaemonReachable) // baseline: nothing to announce
 	c.render()
 }
 
@@ -126,8 +122,10 @@ func (c *controller) loop(ctx context.Context) error {
 			c.do(ctx, it)
 		}
 		c.in.Now = time.Now()
-		for _, n := range c.decide.Observe(c.in.Now, c.in.Status, c.in.DaemonReachable) {
-			c.notify(ctx, n)
+		if !c.in.DaemonPending { // the first answer is the notifier's baseline
+			for _, n := range c.decide.Observe(c.in.Now, c.in.Status, c.in.DaemonReachable) {
+				c.notify(ctx, n)
+			}
 		}
 		c.render()
 	}
@@ -162,6 +160,7 @@ func (c *controller) watch(ctx context.Context) {
 
 func (c *controller) applyDaemon(st localapi.Status, err error) {
 	was := c.in.DaemonReachable
+	c.in.DaemonPending = false
 	if err != nil {
 		c.in.DaemonReachable, c.in.DaemonErrCode, c.in.Status = false, localapi.CodeOf(err), localapi.Status{}
 		if was {

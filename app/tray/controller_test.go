@@ -56,12 +56,13 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 	var opened []string
 	c.openURL = func(u string) error { opened = append(opened, u); return nil }
 	c.start()
-	if got := ui.status(); got != "Disconnected" {
-		t.Fatalf("first menu: %q", got)
+	if got := ui.status(); got != "Looking for the ghostwire service…" {
+		t.Fatalf("first menu, before Watch answers: %q", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.loop(ctx) }()
+	eventually(t, "the first status from Watch", func() (bool, string) { return ui.status() == "Disconnected", ui.status() })
 
 	ui.clicks <- menu.IDConnect
 	eventually(t, "connected", func() (bool, string) { return ui.status() == "Connected to prod", ui.status() })

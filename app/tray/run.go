@@ -28,7 +28,9 @@ func Run(ctx context.Context, opts Options) error {
 	c := newController(ctx, opts, log, localapi.NewClient(opts.SocketPath), newTrayUI())
 	done := make(chan error, 1)
 	onReady := func() {
-		systray.SetTitle("Ghostwire")
+		if runtime.GOOS == "linux" {
+			systray.SetTitle("Ghostwire") // the StatusNotifierItem's name; on macOS it would be text in the menu bar
+		}
 		c.start() // the first menu is there before the bus can ask for it
 		go func() {
 			done <- c.loop(ctx)

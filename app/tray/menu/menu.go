@@ -100,6 +100,8 @@ type Input struct {
 	// then ignored. DaemonErrCode is the localapi error code of the last attempt.
 	DaemonReachable bool
 	DaemonErrCode   string
+	// DaemonPending: the tray has just started and the daemon has not answered yet.
+	DaemonPending bool
 	// Autostart is whether the tray starts at login; AutostartErr, when set, says
 	// why it cannot be changed here (the item is then disabled).
 	Autostart    bool
@@ -274,6 +276,9 @@ func Build(in Input) Model {
 
 // headline is the status line, the detail line under it and the icon.
 func headline(in Input, p localapi.Profile, ok bool) (title, detail string, icon Icon) {
+	if in.DaemonPending && !in.DaemonReachable {
+		return "Looking for the ghostwire service…", "", IconDisconnected
+	}
 	if !in.DaemonReachable {
 		if in.DaemonErrCode == localapi.CodeForbidden {
 			return "You may not use the ghostwire service", "Ask your admin to add you to the ghostwire group", IconNoDaemon

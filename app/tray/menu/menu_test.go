@@ -81,6 +81,8 @@ func TestEveryState(t *testing.T) {
 	noDaemon.Status = localapi.Status{Profiles: []localapi.Profile{connected}} // stale: must be ignored
 	forbidden := noDaemon
 	forbidden.DaemonErrCode = localapi.CodeForbidden
+	pending := input()
+	pending.DaemonReachable, pending.DaemonPending = false, true
 	noDialog := input()
 	noDialog.DialogAvailable = false
 
@@ -92,6 +94,8 @@ func TestEveryState(t *testing.T) {
 	}{
 		{"no profile yet", input(), IconDisconnected, want("Not connected (off)", "No cluster yet: choose Add cluster… (off)",
 			"Connect (off)", "---", "Add cluster…")},
+		{"tray just started", pending, IconDisconnected, want("Looking for the ghostwire service… (off)", "Connect (off)", "---",
+			"Add cluster… (off)")},
 		{"no dialog program", noDialog, IconDisconnected, want("Not connected (off)", "No cluster yet: choose Add cluster… (off)",
 			"Connect (off)", "---", "Add cluster: run ghostwire up https://<server> (off)")},
 		{"disconnected", input(prof(localapi.StateDisconnected)), IconDisconnected, want("Disconnected (off)",
