@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,5 +45,8 @@ func (a *App) daemonCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.InterfacePrefix, "interface-prefix", "gw", "tunnel interfaces are named <prefix>0, <prefix>1, ...")
 	cmd.Flags().StringVar(&dnsMode, "dns", "", "DNS mechanism: resolved, stub, resolvconf or off (default: resolved when it runs, else stub)")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	// For tests and debugging: how often each profile asks the server about its peer.
+	cmd.Flags().DurationVar(&o.Timing.PeerCheck, "peer-check-interval", 60*time.Second, "how often the server is asked whether this device's peer still exists")
+	_ = cmd.Flags().MarkHidden("peer-check-interval")
 	return cmd
 }

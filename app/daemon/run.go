@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 
+	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/osevents"
 	"github.com/ghostwire/ghostwire/tunnel"
@@ -22,6 +23,8 @@ type RunOptions struct {
 	InterfacePrefix string // "" means "gw"
 	DNSMode         tunnel.DNSMode
 	Log             *slog.Logger
+	// Timing tunes the engines (tests shorten the peer check).
+	Timing engine.Timing
 }
 
 // Run is `ghostwire daemon`: it undoes what a crashed daemon left behind,
@@ -56,7 +59,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		log.Error("could not undo everything a previous daemon left behind", "err", err)
 	}
 	d, err := New(Options{
-		StateDir: o.StateDir, InterfacePrefix: o.InterfacePrefix, Log: log,
+		StateDir: o.StateDir, InterfacePrefix: o.InterfacePrefix, Log: log, Timing: o.Timing,
 		Tunnels:   &Tunnels{JournalDir: journal, DNSMode: o.DNSMode, Log: log},
 		NewSignIn: SignInFactory(log),
 	})

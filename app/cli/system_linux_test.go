@@ -1,0 +1,460 @@
+package cli
+
+// The whole client for real: the ghostwire binary's daemon in a network
+// namespace (the laptop), ghostwire-server and its dev-idp in another (the
+// cluster), joined by a veth. `ghostwire up` signs in with the device code
+// (approved through the provider), the daemon registers, brings the
+// wireguard-go tunnel up, and ping and TCP go through it. The server is
+// restarted (the daemon re-registers with a new key by itself), then `down`
+// cleans up, and SIGTERM while connected removes the peer from the server.
+// Finally no file under the daemon's state and temp directories holds the
+// private key or a token.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/internal/testenv"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+type world struct {
+	t                      *testing.T
+	dir                    string
+	bin, server            string // binaries
+	nsC, nsS               string
+	srvAddr, svcAddr       string // server's veth address; an address inside the pushed route
+	route                  string
+	caFile, certF, keyF    string
+	sock, stateDir, tmpDir string
+	wgIf, pool             string
+	serverProc             *proc
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuf
+	done chan struct{}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func build(t *testing.T, dir, pkg, name string) string {
+	t.Helper()
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = "../.." // module root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// start runs a command inside namespace ns; it is killed at cleanup.
+func (w *world) start(ns string, env []string, args ...string) *proc {
+	w.t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
+	p := &proc{cmd: cmd, out: &syncBuf{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	w.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if w.t.Failed() {
+			w.t.Logf("--- output of %s:\n%s", strings.Join(args, " "), p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) stop(t *testing.T, sig os.Signal, within time.Duration) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("process did not stop within %s after %v:\n%s", within, sig, p.out.String())
+	}
+}
+
+// gw runs the CLI in the laptop namespace and returns output and exit code.
+func (w *world) gw(args ...string) (string, int) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", w.nsC, w.bin, "--socket", w.sock}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func (w *world) status() localapi.Status {
+	w.t.Helper()
+	out, code := w.gw("status", "--json")
+	var st localapi.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+		w.t.Fatalf("status --json: exit %d: %s", code, out)
+	}
+	return st
+}
+
+func (w *world) startServer() {
+	w.serverProc = w.start(w.nsS, nil, w.server,
+		"--listen", w.srvAddr+":8443", "--tls-cert", w.certF, "--tls-key", w.keyF,
+		"--server-name", "gwd-system",
+		"--issuer", "https://"+w.srvAddr+":8444", "--issuer-ca-file", w.caFile,
+		"--audience", "ghostwire-server", "--client-id", "ghostwire-cli",
+		"--scopes", "openid,offline_access,vpn.connect", "--required-scope", "vpn.connect",
+		"--allowed-roles", "VPN.User",
+		"--wg-mode", "userspace", "--interface", w.wgIf, "--listen-port", "51820",
+		"--cidr", w.pool,
+		"--endpoint", w.srvAddr+":51820",
+		"--routes", w.route, "--dns-servers", w.svcAddr, "--cluster-domain", "cluster.local",
+		"--manage-firewall=false", "--masquerade=false", "--ops-listen", w.svcAddr+":9090",
+		"--log-format", "text", "--log-level", "debug")
+	w.waitHTTPS(w.srvAddr+":8443", "/v1/config", w.serverProc)
+}
+
+func (w *world) waitHTTPS(hostport, path string, p *proc) {
+	w.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := exec.Command("ip", "netns", "exec", w.nsC, "curl", "-sf", "--cacert", w.caFile, "https://"+hostport+path).CombinedOutput()
+		if err == nil && len(out) > 0 {
+			return
+		}
+		select {
+		case <-p.done:
+			w.t.Fatalf("process for %s exited:\n%s", hostport, p.out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	w.t.Fatalf("%s%s did not answer within 30 s:\n%s", hostport, path, p.out.String())
+}
+
+var codeRe = regexp.MustCompile(`(?m)^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$`)
+
+// up runs `ghostwire up` in the background, approves the code it prints, and
+// returns its output once it exited 0.
+func (w *world) up(args ...string) string {
+	w.t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", w.nsC, w.bin, "--socket", w.sock, "up"}, args...)...)
+	var out syncBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		w.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	approved := false
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				w.t.Fatalf("ghostwire up: %v\n%s", err, out.String())
+			}
+			return out.String()
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			w.t.Fatalf("ghostwire up did not finish:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if m := codeRe.FindStringSubmatch(out.String()); m != nil && !approved {
+			body := fmt.Sprintf(`{"user_code":%q,"user":"demo@example.com"}`, m[1])
+			run(w.t, "ip", "netns", "exec", w.nsC, "curl", "-sSf", "--cacert", w.caFile, "-X", "POST",
+				"-H", "Content-Type: application/json", "-d", body, "https://"+w.srvAddr+":8444/dev/approve")
+			approved = true
+		}
+	}
+}
+
+func TestSystemDaemonUpPingRestartDown(t *testing.T) {
+	testenv.RequireSystem(t, "curl", "ping", "wg")
+	w := &world{t: t, dir: t.TempDir()}
+	w.bin = build(t, w.dir, "./app", "ghostwire")
+	w.server = build(t, w.dir, "./server", "ghostwire-server")
+
+	n := mrand.IntN(90) + 1
+	id := mrand.IntN(1 << 16)
+	w.nsC, w.nsS = fmt.Sprintf("gwd-c%04x", id), fmt.Sprintf("gwd-s%04x", id)
+	w.srvAddr = fmt.Sprintf("10.203.%d.1", n)
+	w.route = fmt.Sprintf("10.203.%d.0/24", n+100)
+	w.svcAddr = fmt.Sprintf("10.203.%d.1", n+100)
+	w.wgIf = fmt.Sprintf("gwds%04x", id)
+	// The same pool across the server's restart, as a real deployment keeps
+	// its --cidr (the tunnel's Reconfigure loses routes on an address change:
+	// reported to the tunnel's owner).
+	w.pool = fmt.Sprintf("100.83.%d.0/24", n)
+	for _, ns := range []string{w.nsC, w.nsS} {
+		run(t, "ip", "netns", "add", ns)
+		ns := ns
+		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	vC, vS := fmt.Sprintf("gwdv%04xc", id), fmt.Sprintf("gwdv%04xs", id)
+	run(t, "ip", "link", "add", vC, "netns", w.nsC, "type", "veth", "peer", "name", vS, "netns", w.nsS)
+	run(t, "ip", "-n", w.nsC, "addr", "add", fmt.Sprintf("10.203.%d.2/30", n), "dev", vC)
+	run(t, "ip", "-n", w.nsS, "addr", "add", w.srvAddr+"/30", "dev", vS)
+	run(t, "ip", "-n", w.nsC, "link", "set", vC, "up")
+	run(t, "ip", "-n", w.nsS, "link", "set", vS, "up")
+	// The "cluster" behind the server: an address of the pushed range.
+	run(t, "ip", "-n", w.nsS, "addr", "add", w.svcAddr+"/32", "dev", "lo")
+
+	w.caFile, w.certF, w.keyF = makeCA(t, w.dir, w.srvAddr)
+	idp := w.start(w.nsS, nil, w.server, "dev-idp", "--listen", w.srvAddr+":8444", "--i-know-this-is-insecure",
+		"--tls-cert", w.certF, "--tls-key", w.keyF, "--poll-interval", "1s")
+	w.waitHTTPS(w.srvAddr+":8444", "/.well-known/openid-configuration", idp)
+	w.startServer()
+
+	// The daemon, with its own state and temp directories.
+	w.stateDir, w.tmpDir = filepath.Join(w.dir, "state"), filepath.Join(w.dir, "tmp")
+	if err := os.MkdirAll(w.tmpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.sock = filepath.Join(w.dir, "run", "ghostwire.sock")
+	daemonArgs := []string{w.bin, "--socket", w.sock, "daemon", "--state-dir", w.stateDir, "--interface-prefix", "gwd",
+		"--dns", "off", "--peer-check-interval", "2s", "--log-level", "debug"}
+	d := w.start(w.nsC, []string{"TMPDIR=" + w.tmpDir}, daemonArgs...)
+	for i := 0; ; i++ {
+		if _, code := w.gw("status"); code == 0 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("daemon did not start:\n%s", d.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if fi, err := os.Stat(w.sock); err != nil || fi.Mode().Perm()&0o007 != 0 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+
+	// up: the code is shown, approved, then the summary.
+	out := w.up("https://"+w.srvAddr+":8443", "--ca-file", w.caFile, "--device-code", "--no-browser")
+	for _, want := range []string{"enter the code", "Connected to https://" + w.srvAddr + ":8443 as demo@example.com", "interface  gwd0", w.route} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("up output lacks %q:\n%s", want, out)
+		}
+	}
+	p := w.status().Profiles[0]
+	if p.State != localapi.StateConnected || p.LatestHandshake == nil || !strings.HasPrefix(p.Address, "100.83.") {
+		t.Fatalf("status after up: %+v", p)
+	}
+	privKey := w.privateKey()
+
+	// Packets flow: ping and TCP (the server's ops HTTP on an address of the pushed range).
+	run(t, "ip", "netns", "exec", w.nsC, "ping", "-c", "2", "-i", "0.2", "-W", "2", w.svcAddr)
+	if body := run(t, "ip", "netns", "exec", w.nsC, "curl", "-sS", "--max-time", "5", "http://"+w.svcAddr+":9090/healthz"); body == "" {
+		t.Fatal("no answer over TCP through the tunnel")
+	}
+	if r := run(t, "ip", "-n", w.nsC, "route", "get", w.svcAddr); !strings.Contains(r, "dev gwd0") {
+		t.Fatalf("route to the cluster does not use the tunnel: %s", r)
+	}
+
+	// Server restart: new server key, the old peer is gone. The daemon notices
+	// (404 on its own peer), registers a new key, and packets flow again.
+	oldKey := privKey
+	w.serverProc.stop(t, syscall.SIGTERM, 15*time.Second)
+	w.startServer()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		p = w.status().Profiles[0]
+		if p.State == localapi.StateConnected {
+			if k := w.privateKey(); k != oldKey {
+				privKey = k
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnection after the server restarted: %+v\n%s", p, d.out.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", w.nsC, "ping", "-c", "2", "-i", "0.2", "-W", "2", w.svcAddr).CombinedOutput(); err != nil {
+		t.Fatalf("no ping after reconnecting: %v %s\nroutes:\n%s\naddresses:\n%s", err, out,
+			run(t, "ip", "-n", w.nsC, "route"), run(t, "ip", "-n", w.nsC, "addr"))
+	}
+	tokens := collectTokens(d.out.String())
+
+	// down: exit 0, no interface, no route, no peer on the server.
+	if out, code := w.gw("down"); code != 0 || !strings.Contains(out, "disconnected") {
+		t.Fatalf("down: %d %s", code, out)
+	}
+	if out, err := exec.Command("ip", "-n", w.nsC, "link", "show", "gwd0").CombinedOutput(); err == nil {
+		t.Fatalf("interface left behind after down: %s", out)
+	}
+	if r := run(t, "ip", "-n", w.nsC, "route", "show"); strings.Contains(r, w.route) {
+		t.Fatalf("route left behind after down: %s", r)
+	}
+	if peers := w.serverPeers(); peers != 0 {
+		t.Fatalf("%d peers left on the server after down", peers)
+	}
+
+	// Up again (silent: the token is still valid), then SIGTERM the daemon:
+	// it takes the tunnel down and removes the peer from the server.
+	out = w.up()
+	if strings.Contains(out, "enter the code") {
+		t.Fatalf("a second up with a valid sign-in must not ask again:\n%s", out)
+	}
+	keys := []string{privKey, w.privateKey()}
+	if w.serverPeers() != 1 {
+		t.Fatal("no peer on the server after the second up")
+	}
+	d.stop(t, syscall.SIGTERM, 20*time.Second)
+	if peers := w.serverPeers(); peers != 0 {
+		t.Fatalf("%d peers left on the server after SIGTERM:\n%s", peers, d.out.String())
+	}
+	if out, err := exec.Command("ip", "-n", w.nsC, "link", "show", "gwd0").CombinedOutput(); err == nil {
+		t.Fatalf("interface left behind after SIGTERM: %s", out)
+	}
+
+	// No secret at rest: no file under the state or temp directory holds a
+	// private key of the session (base64 or hex) or a token.
+	var secrets []string
+	for _, k := range append(keys, oldKey) {
+		secrets = append(secrets, k)
+		if raw, err := base64.StdEncoding.DecodeString(k); err == nil {
+			secrets = append(secrets, hex.EncodeToString(raw))
+		}
+	}
+	secrets = append(secrets, tokens...)
+	secrets = append(secrets, "eyJ") // any JWT
+	checked := 0
+	for _, root := range []string{w.stateDir, w.tmpDir} {
+		_ = filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
+			if err != nil || de.IsDir() || !de.Type().IsRegular() {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			for _, s := range secrets {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("%s holds a secret (%.8s...)", path, s)
+				}
+			}
+			return nil
+		})
+	}
+	if checked == 0 {
+		t.Fatal("the state directory is empty: profiles.json should be there")
+	}
+	// The daemon's log carries no key or token either.
+	for _, s := range secrets[:len(secrets)-1] {
+		if strings.Contains(d.out.String(), s) {
+			t.Errorf("the daemon's log holds a secret (%.8s...)", s)
+		}
+	}
+}
+
+// privateKey reads the tunnel's private key through its UAPI socket (wg show),
+// only so that the test can look for it on disk afterwards.
+func (w *world) privateKey() string {
+	w.t.Helper()
+	k := strings.TrimSpace(run(w.t, "ip", "netns", "exec", w.nsC, "wg", "show", "gwd0", "private-key"))
+	if _, err := wgtypes.ParseKey(k); err != nil {
+		w.t.Fatalf("wg show private-key: %q", k)
+	}
+	return k
+}
+
+func (w *world) serverPeers() int {
+	w.t.Helper()
+	out := strings.TrimSpace(run(w.t, "ip", "netns", "exec", w.nsS, "wg", "show", w.wgIf, "peers"))
+	if out == "" {
+		return 0
+	}
+	return len(strings.Split(out, "\n"))
+}
+
+// collectTokens finds anything token-shaped the daemon may have logged (it
+// must not); used as extra needles for the file scan.
+func collectTokens(log string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(log))
+	re := regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
+	for sc.Scan() {
+		out = append(out, re.FindAllString(sc.Text(), -1)...)
+	}
+	return out
+}
+
+// makeCA writes a test CA and a certificate for ip signed by it.
+func makeCA(t *testing.T, dir, ip string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gwd test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ip},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP(ip)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	write := func(name, typ string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", der), write("key.pem", "EC PRIVATE KEY", kb)
+}
