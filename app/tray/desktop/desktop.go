@@ -115,8 +115,11 @@ func (d Desktop) Copy(ctx context.Context, text string) error {
 	}
 	cmd := exec.CommandContext(ctx, c[0], c[1:]...)
 	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("could not copy to the clipboard with %s: %v %s", c[0], err, strings.TrimSpace(string(out)))
+	// No pipes for stdout/stderr: xclip, xsel and wl-copy fork a child that
+	// keeps serving the selection, and it would hold our pipes open.
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("could not copy to the clipboard with %s: %w", c[0], err)
 	}
 	return nil
 }
