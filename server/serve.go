@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	match := dnsconf.Merge([]string{cfg.ClusterDomain}, cfg.MatchDomains)
 
 	var ready []httpapi.Check
+	ready = append(ready, httpapi.Check{Name: "device", Func: dev.Check})
 	ready = append(ready, httpapi.Check{Name: "token issuer", Func: func() error {
 		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -217,6 +217,18 @@ func (d *Device) Peers() ([]wgtypes.Peer, error) {
 	return dev.Peers, nil
 }
 
+// Check is nil while the interface exists and is up (for /readyz).
+func (d *Device) Check() error {
+	l, err := d.nl.LinkByName(d.name)
+	if err != nil {
+		return fmt.Errorf("WireGuard interface %s is gone (%v): restart the server", d.name, err)
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		return fmt.Errorf("WireGuard interface %s is down: restart the server", d.name)
+	}
+	return nil
+}
+
 // Close removes the interface and the UAPI socket.
 func (d *Device) Close() error {
 	var errs []error

@@ -46,6 +46,9 @@ func TestUserspaceDeviceHandshake(t *testing.T) {
 	}
 	defer cli.Close()
 
+	if err := srv.Check(); err != nil {
+		t.Fatalf("fresh device not ready: %v", err)
+	}
 	// Server side: one peer, the client, at 100.81.1.2/32.
 	if err := srv.AddPeer(cliKey.PublicKey(), netip.MustParsePrefix("100.81.1.2/32")); err != nil {
 		t.Fatal(err)
@@ -99,6 +102,9 @@ func TestUserspaceDeviceHandshake(t *testing.T) {
 	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if err := srv.Check(); err == nil {
+		t.Fatal("closed device reported ready")
 	}
 	if _, err := os.Stat(filepath.Join(UAPIDir, srvName+".sock")); !os.IsNotExist(err) {
 		t.Fatalf("UAPI socket left behind: %v", err)

@@ -24,4 +24,5 @@ func (d *Device) PublicKey() wgtypes.Key                  { return wgtypes.Key{}
 func (d *Device) AddPeer(wgtypes.Key, netip.Prefix) error { return errOS }
 func (d *Device) RemovePeer(wgtypes.Key) error            { return errOS }
 func (d *Device) Peers() ([]wgtypes.Peer, error)          { return nil, errOS }
+func (d *Device) Check() error                            { return errOS }
 func (d *Device) Close() error                            { return errOS }
