@@ -111,6 +111,10 @@ func busTest(t *testing.T) {
 		err := bus.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names)
 		return err == nil && contains(names, sni), fmt.Sprint(names, err)
 	})
+	// A second tray in the same session says so instead of adding an icon.
+	if err := Run(ctx, Options{SocketPath: sock, LogFile: "-"}); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second tray: %v, want an 'already running' error", err)
+	}
 	item := bus.Object(sni, "/StatusNotifierItem")
 	menuPathV, err := item.GetProperty("org.kde.StatusNotifierItem.Menu")
 	if err != nil {

@@ -256,14 +256,17 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 		run("Extend", func(ctx context.Context) error { _, err := c.d.Extend(ctx, pr); return err })
 	case menu.SignIn:
 		run("Sign in", func(ctx context.Context) error {
-			var errs []error
 			if a.Code != "" {
-				errs = append(errs, c.desk.Copy(ctx, a.Code))
+				if err := c.desk.Copy(ctx, a.Code); err != nil {
+					c.log.Warn("sign-in code not copied", "err", err)
+					c.notify(ctx, notify.Notification{Key: "code", Title: "Enter the code " + a.Code,
+						Body: "It could not be copied to the clipboard: " + err.Error()})
+				}
 			}
-			if a.URL != "" {
-				errs = append(errs, c.openURL(a.URL))
+			if a.URL == "" {
+				return nil
 			}
-			return errors.Join(errs...)
+			return c.openURL(a.URL)
 		})
 	case menu.CopyAddress:
 		run("Copy address", func(ctx context.Context) error { return c.desk.Copy(ctx, a.Text) })

@@ -20,6 +20,11 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.SocketPath == "" {
 		opts.SocketPath = localapi.SocketPath()
 	}
+	release, err := preflight()
+	if err != nil {
+		return err
+	}
+	defer release()
 	log, closeLog := setupLog(opts)
 	defer closeLog()
 	ctx, cancel := context.WithCancel(ctx)

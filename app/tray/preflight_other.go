@@ -1,0 +1,7 @@
+//go:build !linux
+
+package tray
+
+// preflight has nothing to check here: the menu bar and notification area are
+// always there on macOS and Windows.
+func preflight() (func(), error) { return func() {}, nil }
