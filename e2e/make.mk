@@ -32,6 +32,7 @@ demo: deps build
 
 ## demo-clean: tear down a demo kept with DEMO_KEEP=1
 demo-clean: e2e-clean
+	@rm -rf /tmp/gwe-demo-*
 
 bench: bench-e2e
 
