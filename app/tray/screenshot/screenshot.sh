@@ -49,6 +49,6 @@ dbus-run-session -- bash -euo pipefail -c '
 ' bash "$work" "$demo" "$out"
 # Keep the top-right corner (the bar and the menu under it) and paint the empty
 # desktop (black in Xvfb) light grey.
-convert "$out.full.png" -crop 520x380+504+0 +repage -fill "#dcdfe3" -draw "color 0,379 floodfill" "$out"
+convert "$out.full.png" -crop 520x380+504+0 +repage -fill "#dcdfe3" -draw "color 0,379 floodfill" -strip "$out"
 rm -f "$out.full.png"
 echo "wrote $out"
