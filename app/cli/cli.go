@@ -140,7 +140,7 @@ func (a *App) NewRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.daemonCmd(), a.trayCmd())
+	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.extendCmd(), a.daemonCmd(), a.trayCmd())
 	return root
 }
 

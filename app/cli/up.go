@@ -287,3 +287,21 @@ func (a *App) logoutCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&req.All, "all", false, "sign out of every profile")
 	return cmd
 }
+
+func (a *App) extendCmd() *cobra.Command {
+	var req localapi.ProfileRequest
+	cmd := &cobra.Command{
+		Use:   "extend",
+		Short: "Renew the connection now: a new key and a new lifetime, same address (done automatically before expiry)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := a.client().Extend(cmd.Context(), req); err != nil {
+				return err
+			}
+			fmt.Fprintln(a.out, "Renewing; `ghostwire status` shows the new expiry.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&req.Profile, "profile", "", "profile to renew")
+	return cmd
+}

@@ -111,6 +111,7 @@ func watchNetlink(ctx context.Context, opt Options, netChange func()) error {
 				name := u.Attrs().Name
 				names[u.Attrs().Index] = name
 				if !opt.Ignore(name) {
+					opt.Log.Debug("network change", "link", name, "index", u.Attrs().Index)
 					netChange()
 				}
 			case u, ok := <-routes:
@@ -125,6 +126,7 @@ func watchNetlink(ctx context.Context, opt Options, netChange func()) error {
 					}
 				}
 				if !opt.Ignore(name) {
+					opt.Log.Debug("network change", "route", u.Dst, "link", name, "type", u.Type)
 					netChange()
 				}
 			}
