@@ -9,7 +9,7 @@ SYSTEM_TEST_TARGETS += test-server-system
 
 ## test-server-system: server tests that need root (device, handshake, nftables, expiry), plus the unit tests
 test-server-system:
-	$(GO) test -count=1 -timeout 5m ./server/...
+	$(GO) test -race -count=1 -timeout 5m ./server/...
 
 ## bench-server: 10,000 peers on the userspace device: registration p50/p99, registrations/s (64 clients), sweep time, heap per peer
 bench-server:
