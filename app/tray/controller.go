@@ -64,7 +64,7 @@ type autostartState struct {
 	err error
 }
 
-func newController(ctx context.Context, opts Options, log *slog.Logger, d daemon, u ui) *controller {
+func newController(opts Options, log *slog.Logger, d daemon, u ui) *controller {
 	c := &controller{
 		opts: opts, log: log, d: d, ui: u,
 		desk:     newDesktop(),

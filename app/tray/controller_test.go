@@ -52,7 +52,7 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 
 	ui := &recordingUI{clicks: make(chan string)}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := newController(context.Background(), Options{SocketPath: sock, Version: "t"}, log, localapi.NewClient(sock), ui)
+	c := newController(Options{SocketPath: sock, Version: "t"}, log, localapi.NewClient(sock), ui)
 	var opened []string
 	c.openURL = func(u string) error { opened = append(opened, u); return nil }
 	c.start()

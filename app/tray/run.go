@@ -30,7 +30,7 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	c := newController(ctx, opts, log, localapi.NewClient(opts.SocketPath), newTrayUI())
+	c := newController(opts, log, localapi.NewClient(opts.SocketPath), newTrayUI())
 	done := make(chan error, 1)
 	onReady := func() {
 		if runtime.GOOS == "linux" {
