@@ -55,7 +55,8 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // The whole server path for real: a token from the in-process OpenID
 // provider, POST /v1/peers, the peer on a wireguard-go device in a network
 // namespace (seen through wgctrl), a client device in a second namespace
-// shaking hands and pinging through the tunnel, the live status on GET, and
+// shaking hands and pinging through the tunnel, the live status on GET, key
+// rotation keeping the address with traffic flowing again, and
 // the sweep removing silent and expired peers from the device.
 func TestSystemRegisterHandshakeExpire(t *testing.T) {
 	testenv.RequireSystem(t, "ping")
@@ -187,6 +188,30 @@ func TestSystemRegisterHandshakeExpire(t *testing.T) {
 	}
 	nstest.Run(t, "ip", "netns", "exec", nsC, "ping", "-c", "2", "-i", "0.2", "-W", "2", addrs.ServerAddr().String())
 
+	// Key rotation: a new key replaces the old one and keeps the address;
+	// the client swaps its private key and the tunnel works again.
+	oldKey := cliKey
+	cliKey, _ = wgtypes.GeneratePrivateKey()
+	code, b = call("POST", api.PathPeers, api.RegisterRequest{PublicKey: cliKey.PublicKey().String(), Replaces: oldKey.PublicKey().String()})
+	var rotated api.Peer
+	if code != 201 || json.Unmarshal(b, &rotated) != nil || rotated.Address != peer.Address {
+		t.Fatalf("rotation: %d %s", code, b)
+	}
+	if d, err := wc.Device(srvIf); err != nil || len(d.Peers) != 2 || !hasPeer(d.Peers, cliKey.PublicKey()) || hasPeer(d.Peers, oldKey.PublicKey()) {
+		t.Fatalf("device after rotation: %+v %v", d, err)
+	}
+	if err := wc.ConfigureDevice(cliIf, wgtypes.Config{PrivateKey: &cliKey}); err != nil {
+		t.Fatal(err)
+	}
+	nstest.Run(t, "ip", "netns", "exec", nsC, "ping", "-c", "2", "-i", "0.2", "-W", "5", addrs.ServerAddr().String())
+	if _, err := sw.Once(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, b = call("GET", api.PathPeer+url.PathEscape(cliKey.PublicKey().String()), nil)
+	if code != 200 || !strings.Contains(string(b), `"latest_handshake"`) {
+		t.Fatalf("rotated peer status: %d %s", code, b)
+	}
+
 	// 3 minutes on: the silent peer is past the registration grace, the
 	// client keeps shaking hands (its keepalive keeps the session fresh;
 	// the fake clock only moves registration times).
@@ -207,7 +232,7 @@ func TestSystemRegisterHandshakeExpire(t *testing.T) {
 	if code, _ := call("GET", api.PathPeer+url.PathEscape(cliKey.PublicKey().String()), nil); code != 404 {
 		t.Fatalf("expired peer still answered: %d", code)
 	}
-	for _, want := range []string{`"reason":"no_handshake"`, `"reason":"expired"`, `"action":"sweep"`} {
+	for _, want := range []string{`"reason":"no_handshake"`, `"reason":"expired"`, `"action":"sweep"`, `"action":"rotate"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("audit lacks %s", want)
 		}
@@ -218,4 +243,13 @@ func TestSystemRegisterHandshakeExpire(t *testing.T) {
 	if os.Getenv("GWS_VERBOSE") != "" {
 		t.Log(logs.String())
 	}
+}
+
+func hasPeer(peers []wgtypes.Peer, k wgtypes.Key) bool {
+	for _, p := range peers {
+		if p.PublicKey == k {
+			return true
+		}
+	}
+	return false
 }
