@@ -28,24 +28,35 @@ func Run(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// Pair creates two namespaces joined by a veth link with the given /30-style
-// addresses (e.g. "10.201.7.1/30", "10.201.7.2/30") and returns their names.
-func Pair(t testing.TB, addrA, addrB string) (nsA, nsB string) {
+// NS creates an empty namespace (loopback up) named gws-<tag><random>.
+func NS(t testing.TB, tag string) string {
+	t.Helper()
+	ns := fmt.Sprintf("gws-%s%05x", tag, rand.IntN(1<<20))
+	Run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+// Link joins two namespaces with a veth pair carrying addrA and addrB
+// (prefixes such as "10.201.7.1/30").
+func Link(t testing.TB, nsA, nsB, addrA, addrB string) {
 	t.Helper()
 	id := rand.IntN(1 << 20)
-	nsA, nsB = fmt.Sprintf("gws-a%05x", id), fmt.Sprintf("gws-b%05x", id)
 	vA, vB := fmt.Sprintf("gwsv%05xa", id), fmt.Sprintf("gwsv%05xb", id)
-	for _, ns := range []string{nsA, nsB} {
-		Run(t, "ip", "netns", "add", ns)
-		ns := ns
-		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
 	Run(t, "ip", "link", "add", vA, "netns", nsA, "type", "veth", "peer", "name", vB, "netns", nsB)
 	Run(t, "ip", "-n", nsA, "addr", "add", addrA, "dev", vA)
 	Run(t, "ip", "-n", nsB, "addr", "add", addrB, "dev", vB)
 	Run(t, "ip", "-n", nsA, "link", "set", vA, "up")
 	Run(t, "ip", "-n", nsB, "link", "set", vB, "up")
+}
+
+// Pair creates two namespaces joined by a veth link with the given /30-style
+// addresses (e.g. "10.201.7.1/30", "10.201.7.2/30") and returns their names.
+func Pair(t testing.TB, addrA, addrB string) (nsA, nsB string) {
+	t.Helper()
+	nsA, nsB = NS(t, "a"), NS(t, "b")
+	Link(t, nsA, nsB, addrA, addrB)
 	return nsA, nsB
 }
 
