@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -42,8 +43,10 @@ func resolvedRunning(busAddr string) (bool, error) {
 		return false, err
 	}
 	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
 	var has bool
-	if err := c.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, resolvedName).Store(&has); err != nil {
+	if err := c.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, resolvedName).Store(&has); err != nil {
 		return false, err
 	}
 	return has, nil
@@ -105,7 +108,9 @@ func revertResolved(e entry) error {
 		return fmt.Errorf("cannot reach systemd-resolved over D-Bus: %w", err)
 	}
 	defer c.Close()
-	err = c.Object(resolvedName, resolvedPath).Call(resolvedIface+".RevertLink", 0, int32(e.Index)).Err
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = c.Object(resolvedName, resolvedPath).CallWithContext(ctx, resolvedIface+".RevertLink", 0, int32(e.Index)).Err
 	if err != nil && (strings.Contains(err.Error(), "not known") || strings.Contains(err.Error(), "NoSuchLink")) {
 		return nil
 	}

@@ -266,7 +266,7 @@ func (tp *topo) runChild(t *testing.T, priv PrivateKey, p *peer, onCall func(str
 	for i := range parts {
 		parts[i] = "^" + regexp.QuoteMeta(parts[i]) + "$"
 	}
-	cmd := exec.Command("ip", "netns", "exec", tp.client, exe, "-test.run="+strings.Join(parts, "/"), "-test.v", "-test.count=1", "-test.timeout=5m")
+	cmd := exec.Command("ip", "netns", "exec", tp.client, exe, "-test.run="+strings.Join(parts, "/"), "-test.v", "-test.count=1", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(), "GWT_CHILD="+t.Name(), "GWT_ID="+tp.id, "GWT_KEY="+priv.hex(),
 		"GWT_PEER="+hex.EncodeToString(p.pub[:]), "GWT_JOURNAL="+t.TempDir())
 	cmd.Env = append(cmd.Env, extra...)
