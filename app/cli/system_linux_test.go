@@ -188,7 +188,7 @@ var codeRe = regexp.MustCompile(`(?m)^\s+([A-Z0-9]{4}-[A-Z0-9]{4})\s*$`)
 // returns its output once it exited 0.
 func (w *world) up(args ...string) string {
 	w.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", w.nsC, w.bin, "--socket", w.sock, "up"}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", w.nsC, w.bin, "--socket", w.sock, "up", "--no-browser"}, args...)...)
 	var out syncBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -266,21 +266,13 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 	daemonArgs := []string{w.bin, "--socket", w.sock, "daemon", "--state-dir", w.stateDir, "--interface-prefix", "gwd",
 		"--dns", "off", "--peer-check-interval", "2s", "--log-level", "debug"}
 	d := w.start(w.nsC, []string{"TMPDIR=" + w.tmpDir}, daemonArgs...)
-	for i := 0; ; i++ {
-		if _, code := w.gw("status"); code == 0 {
-			break
-		}
-		if i > 100 {
-			t.Fatalf("daemon did not start:\n%s", d.out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	w.waitDaemon(d)
 	if fi, err := os.Stat(w.sock); err != nil || fi.Mode().Perm()&0o007 != 0 {
 		t.Fatalf("socket %v %v", fi, err)
 	}
 
 	// up: the code is shown, approved, then the summary.
-	out := w.up("https://"+w.srvAddr+":8443", "--ca-file", w.caFile, "--device-code", "--no-browser")
+	out := w.up("https://"+w.srvAddr+":8443", "--ca-file", w.caFile, "--device-code")
 	for _, want := range []string{"enter the code", "Connected to https://" + w.srvAddr + ":8443 as demo@example.com", "interface  gwd0", w.route} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("up output lacks %q:\n%s", want, out)
@@ -389,6 +381,37 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 		t.Fatalf("interface left behind after SIGTERM: %s", out)
 	}
 
+	// kill -9 while connected: the journal stays behind, and the next daemon
+	// undoes what it lists at start (here the UAPI socket file).
+	d = w.start(w.nsC, []string{"TMPDIR=" + w.tmpDir}, daemonArgs...)
+	w.waitDaemon(d)
+	out = w.up()
+	if !strings.Contains(out, "enter the code") {
+		t.Fatalf("a new daemon holds no token, so up must ask to sign in:\n%s", out)
+	}
+	keys = append(keys, w.privateKey())
+	journal := filepath.Join(w.stateDir, "journal", "gwd0.journal.json")
+	if _, err := os.Stat(journal); err != nil {
+		entries, _ := os.ReadDir(filepath.Dir(journal))
+		t.Fatalf("no journal while connected (%v): %v", err, entries)
+	}
+	d.stop(t, syscall.SIGKILL, 5*time.Second)
+	if _, err := os.Stat(journal); err != nil {
+		t.Fatalf("the journal should survive kill -9: %v", err)
+	}
+	d = w.start(w.nsC, []string{"TMPDIR=" + w.tmpDir}, daemonArgs...)
+	w.waitDaemon(d)
+	if _, err := os.Stat(journal); err == nil {
+		t.Fatalf("the new daemon did not replay the journal of the killed one:\n%s", d.out.String())
+	}
+	if _, err := os.Stat("/var/run/wireguard/gwd0.sock"); err == nil {
+		t.Fatal("the killed daemon's UAPI socket is still there")
+	}
+	if st := w.status(); st.Profiles[0].State != localapi.StateDisconnected {
+		t.Fatalf("after a restart the profile is known and disconnected: %+v", st.Profiles[0])
+	}
+	d.stop(t, syscall.SIGTERM, 20*time.Second)
+
 	// No secret at rest: no file under the state or temp directory holds a
 	// private key of the session (base64 or hex) or a token.
 	var secrets []string
@@ -427,6 +450,19 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 		if strings.Contains(d.out.String(), s) {
 			t.Errorf("the daemon's log holds a secret (%.8s...)", s)
 		}
+	}
+}
+
+func (w *world) waitDaemon(d *proc) {
+	w.t.Helper()
+	for i := 0; ; i++ {
+		if _, code := w.gw("status"); code == 0 {
+			return
+		}
+		if i > 100 {
+			w.t.Fatalf("daemon did not start:\n%s", d.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

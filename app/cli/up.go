@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -134,17 +135,22 @@ func pickProfile(st localapi.Status) string {
 
 func (a *App) showPrompt(p localapi.Profile, openBrowser bool) {
 	s := p.SignIn
-	switch {
-	case s.BrowserURL != "":
+	// In auto mode both flows run: the browser here, or a code on any device.
+	if s.BrowserURL != "" {
 		fmt.Fprintf(a.out, "To sign in to %s, open this address in your browser:\n\n    %s\n\n", p.Server, s.BrowserURL)
 		if openBrowser {
-			browser.Stdout, browser.Stderr = nil, nil
+			browser.Stdout, browser.Stderr = io.Discard, io.Discard
 			if err := browser.OpenURL(s.BrowserURL); err == nil {
 				fmt.Fprintln(a.out, "(your browser was opened; finish signing in there)")
 			}
 		}
-	case s.UserCode != "":
-		fmt.Fprintf(a.out, "To sign in to %s, open\n\n    %s\n\nand enter the code\n\n    %s\n\n", p.Server, s.VerificationURI, s.UserCode)
+	}
+	if s.UserCode != "" {
+		lead := "To sign in to " + p.Server + ", open"
+		if s.BrowserURL != "" {
+			lead = "Or, on any device, open"
+		}
+		fmt.Fprintf(a.out, "%s\n\n    %s\n\nand enter the code\n\n    %s\n\n", lead, s.VerificationURI, s.UserCode)
 		if s.VerificationURIComplete != "" {
 			fmt.Fprintf(a.out, "(or open %s directly)\n", s.VerificationURIComplete)
 		}
