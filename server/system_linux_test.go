@@ -232,6 +232,15 @@ func TestSystemRegisterHandshakeExpire(t *testing.T) {
 	if code, _ := call("GET", api.PathPeer+url.PathEscape(cliKey.PublicKey().String()), nil); code != 404 {
 		t.Fatalf("expired peer still answered: %d", code)
 	}
+	// A peer added behind the server's back (wg set) is removed by the next sweep.
+	stray, _ := wgtypes.GeneratePrivateKey()
+	if err := wc.ConfigureDevice(srvIf, wgtypes.Config{Peers: []wgtypes.PeerConfig{{PublicKey: stray.PublicKey()}}}); err != nil {
+		t.Fatal(err)
+	}
+	removed, err = sw.Once(context.Background())
+	if d, _ := wc.Device(srvIf); err != nil || len(removed) != 1 || removed[0].Reason != registry.ReasonUnknown || len(d.Peers) != 0 {
+		t.Fatalf("stray peer: %+v %v", removed, err)
+	}
 	for _, want := range []string{`"reason":"no_handshake"`, `"reason":"expired"`, `"action":"sweep"`, `"action":"rotate"`} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("audit lacks %s", want)

@@ -67,6 +67,9 @@ const (
 	ReasonNoHandshake = "no_handshake"
 	ReasonExpired     = "expired"
 	ReasonShutdown    = "shutdown"
+	// ReasonUnknown: a peer on the device the registry never registered
+	// (added by hand with `wg set`, say): the device holds registered peers only.
+	ReasonUnknown = "unknown"
 )
 
 // Removed is a peer taken off the device, and why.
@@ -253,11 +256,21 @@ func (r *Registry) UpdateStats(stats map[wgtypes.Key]Stats) {
 }
 
 // Sweep records stats (may be nil) and removes peers past their lifetime,
-// idle too long, or silent since registration beyond the grace period.
+// idle too long, or silent since registration beyond the grace period. Keys
+// in stats that the registry does not hold are removed from the device too.
 func (r *Registry) Sweep(stats map[wgtypes.Key]Stats) (removed []Removed, errs []error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.o.Now()
+	for k := range stats {
+		if _, ok := r.peers[k]; ok {
+			continue
+		}
+		if err := r.o.Device.RemovePeer(k); err != nil {
+			errs = append(errs, fmt.Errorf("removing an unregistered peer from the WireGuard device: %w", err))
+		}
+		removed = append(removed, Removed{Peer: Peer{Key: k}, Reason: ReasonUnknown})
+	}
 	for k, p := range r.peers {
 		if s, ok := stats[k]; ok {
 			p.Stats = s

@@ -189,6 +189,13 @@ func TestSweep(t *testing.T) {
 	if len(d.peers) != 0 || p.InUse() != 0 || r.Len() != 0 {
 		t.Fatalf("left: device %d pool %d registry %d", len(d.peers), p.InUse(), r.Len())
 	}
+	// A peer someone added to the device by hand is removed.
+	stray := key(t)
+	d.AddPeer(stray, netip.MustParsePrefix("10.201.0.99/32"))
+	rm, _ = r.Sweep(map[wgtypes.Key]Stats{stray: {}})
+	if len(rm) != 1 || rm[0].Key != stray || rm[0].Reason != ReasonUnknown || len(d.peers) != 0 {
+		t.Fatalf("stray peer: %+v, device %v", rm, d.peers)
+	}
 }
 
 // Run with -race: concurrent registrations never share an address, and the

@@ -62,8 +62,11 @@ func (s *Sweeper) Once(ctx context.Context) ([]registry.Removed, error) {
 	}
 	for _, r := range removed {
 		s.Metrics.Removals.WithLabelValues(r.Reason).Inc()
-		s.Audit.Log(ctx, audit.Event{Decision: "remove", Action: "sweep", Subject: r.Owner.Subject, Name: r.Owner.Name,
-			Key: r.Key.String(), Address: r.Addr.String(), Reason: r.Reason})
+		e := audit.Event{Decision: "remove", Action: "sweep", Subject: r.Owner.Subject, Name: r.Owner.Name, Key: r.Key.String(), Reason: r.Reason}
+		if r.Addr.IsValid() {
+			e.Address = r.Addr.String()
+		}
+		s.Audit.Log(ctx, e)
 	}
 	s.Metrics.Sweeps.Inc()
 	s.Metrics.ActivePeers.Set(float64(s.Registry.Len()))
