@@ -20,22 +20,22 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.SocketPath == "" {
 		opts.SocketPath = localapi.SocketPath()
 	}
-	release, err := preflight()
+	release, warn, err := preflight()
 	if err != nil {
 		return err
 	}
 	defer release()
 	log, closeLog := setupLog(opts)
 	defer closeLog()
+	if warn != "" {
+		log.Warn(warn)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	c := newController(opts, log, localapi.NewClient(opts.SocketPath), newTrayUI())
 	done := make(chan error, 1)
 	onReady := func() {
-		if runtime.GOOS == "linux" {
-			systray.SetTitle("Ghostwire") // the StatusNotifierItem's name; on macOS it would be text in the menu bar
-		}
 		c.start() // the first menu is there before the bus can ask for it
 		go func() {
 			done <- c.loop(ctx)

@@ -3,7 +3,9 @@
 package tray
 
 import (
+	"runtime"
 	"sync"
+	"time"
 
 	"fyne.io/systray"
 
@@ -21,10 +23,19 @@ type trayUI struct {
 	clicks  chan string
 	icon    menu.Icon
 	tooltip string
+	// settleUntil: until then the icon, tooltip and title are set again on
+	// every render. fyne.io/systray v1.12.2 loses values set while it is still
+	// exporting its D-Bus properties (it reads them for the export, then takes
+	// later calls for no-ops until the export is stored); the controller
+	// renders every second, so they stick once systray is up.
+	settleUntil time.Time
 }
 
+// settleTime is how long after start the tray re-applies icon and tooltip.
+const settleTime = 10 * time.Second
+
 func newTrayUI() *trayUI {
-	return &trayUI{clicks: make(chan string, 8)}
+	return &trayUI{clicks: make(chan string, 8), settleUntil: time.Now().Add(settleTime)}
 }
 
 func (u *trayUI) Clicks() <-chan string { return u.clicks }
@@ -32,11 +43,15 @@ func (u *trayUI) Clicks() <-chan string { return u.clicks }
 func (u *trayUI) Render(m menu.Model) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if m.Icon != u.icon {
+	settling := time.Now().Before(u.settleUntil)
+	if settling && runtime.GOOS == "linux" {
+		systray.SetTitle("Ghostwire") // the StatusNotifierItem's name; on macOS it would be text in the menu bar
+	}
+	if settling || m.Icon != u.icon {
 		setIcon(m.Icon)
 		u.icon = m.Icon
 	}
-	if m.Tooltip != u.tooltip {
+	if settling || m.Tooltip != u.tooltip {
 		systray.SetTooltip(m.Tooltip)
 		u.tooltip = m.Tooltip
 	}
