@@ -232,9 +232,6 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 	w.route = fmt.Sprintf("10.203.%d.0/24", n+100)
 	w.svcAddr = fmt.Sprintf("10.203.%d.1", n+100)
 	w.wgIf = fmt.Sprintf("gwds%04x", id)
-	// The same pool across the server's restart, as a real deployment keeps
-	// its --cidr (the tunnel's Reconfigure loses routes on an address change:
-	// reported to the tunnel's owner).
 	w.pool = fmt.Sprintf("100.83.%d.0/24", n)
 	for _, ns := range []string{w.nsC, w.nsS} {
 		run(t, "ip", "netns", "add", ns)
@@ -324,6 +321,9 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 	// (404 on its own peer), registers a new key, and packets flow again.
 	oldKey := privKey
 	w.serverProc.stop(t, syscall.SIGTERM, 15*time.Second)
+	// The restarted server hands out addresses from another pool, so the
+	// tunnel's address changes too (routes must survive that).
+	w.pool = fmt.Sprintf("100.83.%d.0/24", n+100)
 	w.startServer()
 	restarted := time.Now()
 	deadline = time.Now().Add(45 * time.Second)
@@ -339,6 +339,9 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 			t.Fatalf("no reconnection after the server restarted: %+v\n%s", p, d.out.String())
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+	if p.Address == addr0 || !strings.HasPrefix(p.Address, fmt.Sprintf("100.83.%d.", n+100)) {
+		t.Fatalf("after the restart the address should come from the new pool: %s", p.Address)
 	}
 	t.Logf("connected again %s after the restarted server answered (peer check every 2 s)", time.Since(restarted).Round(time.Millisecond))
 	if out, err := exec.Command("ip", "netns", "exec", w.nsC, "ping", "-c", "2", "-i", "0.2", "-W", "2", w.svcAddr).CombinedOutput(); err != nil {

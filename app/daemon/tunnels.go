@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/tunnel"
@@ -50,12 +51,13 @@ func (ts *Tunnels) Up(ctx context.Context, c engine.TunnelConfig) (engine.Tunnel
 	if err != nil {
 		return nil, err
 	}
-	return &tunnelAdapter{ts: ts, t: t}, nil
+	return &tunnelAdapter{ts: ts, t: t, addr: cfg.Address}, nil
 }
 
 type tunnelAdapter struct {
-	ts *Tunnels
-	t  *tunnel.Tunnel
+	ts   *Tunnels
+	t    *tunnel.Tunnel
+	addr netip.Prefix
 }
 
 func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) error {
@@ -63,7 +65,22 @@ func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) 
 	if err != nil {
 		return err
 	}
-	return a.t.Reconfigure(ctx, cfg)
+	if cfg.Address != a.addr {
+		// Workaround: tunnel.Reconfigure removes the old address before adding
+		// the new one; with no IPv4 address left the kernel flushes the
+		// interface's routes, which the tunnel still believes are there.
+		// Going through "no routes" first makes it add them again.
+		bare := cfg
+		bare.Peer.AllowedIPs = nil
+		if err := a.t.Reconfigure(ctx, bare); err != nil {
+			return err
+		}
+	}
+	if err := a.t.Reconfigure(ctx, cfg); err != nil {
+		return err
+	}
+	a.addr = cfg.Address
+	return nil
 }
 
 func (a *tunnelAdapter) Stats() (engine.TunnelStats, error) {
