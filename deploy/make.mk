@@ -2,6 +2,9 @@
 # (part of the unit pass): kustomize renders every overlay, objects decode
 # strictly, and the policy and settings are checked against the server's flags.
 
+# The CoreDNS example is served by a real CoreDNS in deploy's tests (same pin as e2e).
+GO_TOOLS += github.com/coredns/coredns@v1.15.0
+
 IMAGE ?= ghostwire-server:dev
 IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
