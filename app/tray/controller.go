@@ -218,13 +218,16 @@ func (c *controller) notify(ctx context.Context, n notify.Notification) {
 // and reports progress through Watch.
 const callTimeout = 30 * time.Second
 
+// dialogTimeout bounds a dialog left open (it is closed after that).
+const dialogTimeout = 10 * time.Minute
+
 // do carries out a click. Calls run in their own goroutine so the menu stays live.
 func (c *controller) do(ctx context.Context, it menu.Item) {
 	a := it.Action
 	c.log.Info("menu click", "item", it.ID, "profile", a.Profile)
-	run := func(what string, f func(context.Context) error) {
+	runFor := func(timeout time.Duration, what string, f func(context.Context) error) {
 		go func() {
-			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			if err := f(cctx); err != nil && ctx.Err() == nil {
 				c.log.Warn(what+" failed", "err", err)
@@ -232,6 +235,7 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 			}
 		}()
 	}
+	run := func(what string, f func(context.Context) error) { runFor(callTimeout, what, f) }
 	pr := localapi.ProfileRequest{Profile: a.Profile, All: a.All}
 	switch a.Kind {
 	case menu.Connect:
@@ -271,7 +275,7 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 	case menu.CopyAddress:
 		run("Copy address", func(ctx context.Context) error { return c.desk.Copy(ctx, a.Text) })
 	case menu.AddCluster:
-		run("Add cluster", func(ctx context.Context) error { return c.addCluster(ctx) })
+		runFor(dialogTimeout, "Add cluster", c.addCluster)
 	case menu.ToggleAutostart:
 		want := !it.Checked
 		go func() {
@@ -300,7 +304,7 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 			return c.openFile(p)
 		})
 	case menu.About:
-		run("About", func(ctx context.Context) error {
+		runFor(dialogTimeout, "About", func(ctx context.Context) error {
 			if err := c.desk.ShowInfo(ctx, "About Ghostwire", a.Text); err != nil {
 				c.notify(ctx, notify.Notification{Key: "about", Title: "About Ghostwire", Body: a.Text})
 			}
@@ -323,6 +327,8 @@ func (c *controller) addCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	_, err = c.d.Up(ctx, localapi.UpRequest{Profile: menu.ProfileName(server), Server: server})
 	return err
 }
