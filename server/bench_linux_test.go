@@ -25,6 +25,7 @@ import (
 	"github.com/ghostwire/ghostwire/internal/testenv"
 	"github.com/ghostwire/ghostwire/server/api"
 	"github.com/ghostwire/ghostwire/server/audit"
+	"github.com/ghostwire/ghostwire/server/config"
 	"github.com/ghostwire/ghostwire/server/httpapi"
 	"github.com/ghostwire/ghostwire/server/internal/nstest"
 	"github.com/ghostwire/ghostwire/server/metrics"
@@ -99,8 +100,9 @@ func BenchmarkServer10k(b *testing.B) {
 	defer dev.Close()
 	m := metrics.New()
 	aud := audit.New(log)
-	reg := registry.New(registry.Options{Pool: addrs, Device: dev, DeviceCap: 5, MaxLifetime: 12 * time.Hour,
-		IdleTimeout: 10 * time.Minute, Grace: 2 * time.Minute, Now: clock.now})
+	def := config.Default()
+	reg := registry.New(registry.Options{Pool: addrs, Device: dev, DeviceCap: def.DeviceCap, MaxLifetime: def.MaxLifetime,
+		IdleTimeout: def.IdleTimeout, Grace: def.RegistrationGrace, RegisterRate: def.RegisterRate, RegisterBurst: def.RegisterBurst, Now: clock.now})
 	srv := httptest.NewServer(httpapi.New(httpapi.Options{Config: idp.APIConfig("bench"), Verifier: verifier, Registry: reg,
 		Network: httpapi.Network{ServerPublicKey: srvKey.PublicKey(), Endpoint: httpapi.StaticEndpoint("10.201.5.1:51850"), MTU: 1420},
 		Audit:   aud, Metrics: m, Logger: log}))

@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	m.PoolSize.Set(float64(addrs.Size()))
 	aud := audit.New(log)
 	reg := registry.New(registry.Options{Pool: addrs, Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
-		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace})
+		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace, RegisterRate: cfg.RegisterRate, RegisterBurst: cfg.RegisterBurst})
 	api := httpapi.New(httpapi.Options{
 		Config:   cfg.APIConfig(version),
 		Verifier: verifier,

@@ -127,4 +127,7 @@ const (
 	CodePoolExhausted = "pool_exhausted"   // 503: no free address
 	CodeUnavailable   = "unavailable"      // 503: server not ready
 	CodeInternal      = "internal"         // 500
+	// CodeRateLimited: 429, the user created new peers too fast (each one
+	// holds an address for a while after it goes); retry after Retry-After.
+	CodeRateLimited = "rate_limited"
 )

@@ -95,6 +95,8 @@ type Config struct {
 	MaxLifetime       time.Duration
 	SweepInterval     time.Duration
 	AddressRest       time.Duration
+	RegisterRate      float64
+	RegisterBurst     int
 
 	LogLevel  string
 	LogFormat string
@@ -123,6 +125,8 @@ func Default() Config {
 		MaxLifetime:       12 * time.Hour,
 		SweepInterval:     30 * time.Second,
 		AddressRest:       10 * time.Minute,
+		RegisterRate:      20,
+		RegisterBurst:     10,
 		RolesClaim:        "roles",
 		GroupsClaim:       "groups",
 		LogLevel:          "info",
@@ -190,6 +194,8 @@ func (c *Config) Flags() *pflag.FlagSet {
 	d(&c.MaxLifetime, "max-lifetime", c.MaxLifetime, "remove every peer this long after it registered (clients re-register before)")
 	d(&c.SweepInterval, "sweep-interval", c.SweepInterval, "how often idle and expired peers are looked for")
 	d(&c.AddressRest, "address-rest", c.AddressRest, "how long a released address rests before it is given to someone else")
+	fs.Float64Var(&c.RegisterRate, "register-rate", c.RegisterRate, "new devices one user may register per minute (re-registrations and key rotations are free); 0 disables the limit")
+	fs.IntVar(&c.RegisterBurst, "register-burst", c.RegisterBurst, "new devices one user may register at once before --register-rate applies")
 
 	s(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	s(&c.LogFormat, "log-format", c.LogFormat, "json or text")
@@ -347,6 +353,12 @@ func (c *Config) Validate() error {
 		if x.v <= 0 {
 			bad("--%s %s must be positive", x.name, x.v)
 		}
+	}
+	if c.RegisterRate < 0 {
+		bad("--register-rate %g must not be negative (0 disables the limit)", c.RegisterRate)
+	}
+	if c.RegisterBurst < 1 {
+		bad("--register-burst %d must be at least 1", c.RegisterBurst)
 	}
 	if c.AddressRest < 0 {
 		bad("--address-rest %s must not be negative", c.AddressRest)

@@ -93,13 +93,18 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 }
 
 func newEnv(t *testing.T, cidr string, cap int, ep EndpointSource) *env {
+	return newEnvRate(t, cidr, cap, ep, 0)
+}
+
+func newEnvRate(t *testing.T, cidr string, cap int, ep EndpointSource, rate float64) *env {
 	t.Helper()
 	p, err := pool.New(netip.MustParsePrefix(cidr), time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dev := &memDevice{peers: map[wgtypes.Key]netip.Prefix{}}
-	reg := registry.New(registry.Options{Pool: p, Device: dev, DeviceCap: cap, MaxLifetime: 12 * time.Hour, IdleTimeout: 10 * time.Minute, Grace: 2 * time.Minute})
+	reg := registry.New(registry.Options{Pool: p, Device: dev, DeviceCap: cap, MaxLifetime: 12 * time.Hour, IdleTimeout: 10 * time.Minute, Grace: 2 * time.Minute,
+		RegisterRate: rate, RegisterBurst: 2})
 	e := &env{dev: dev, logs: &bytes.Buffer{}, logsMu: &sync.Mutex{}}
 	log := slog.New(slog.NewJSONHandler(lockedBuf{e.logsMu, e.logs}, nil))
 	sk, _ := wgtypes.GeneratePrivateKey()
@@ -398,5 +403,33 @@ func TestConcurrentRegistrationsNeverShareAnAddress(t *testing.T) {
 	wg.Wait()
 	if len(fails) > 0 || len(addrs) != 320 || len(e.dev.peers) != 320 {
 		t.Fatalf("%d addresses, %d on device, failures: %v", len(addrs), len(e.dev.peers), fails)
+	}
+}
+
+func TestRateLimited(t *testing.T) {
+	e := newEnvRate(t, "100.81.0.0/24", 5, StaticEndpoint("vpn.example.com:51820"), 1)
+	for i := 0; i < 2; i++ {
+		k := newKey(t)
+		if code, b := e.register(t, "alice", api.RegisterRequest{PublicKey: k}); code != 201 {
+			t.Fatalf("%d %s", code, b)
+		}
+		if code, _, _ := e.do(t, "DELETE", peerPath(k), "alice", "", nil); code != 204 {
+			t.Fatalf("delete %d", code)
+		}
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+api.PathPeers, strings.NewReader(fmt.Sprintf(`{"public_key":%q}`, newKey(t))))
+	req.Header.Set("Authorization", "Bearer alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wantError(t, resp.StatusCode, b, 429, api.CodeRateLimited, "try again in")
+	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	if code, b := e.register(t, "bob", api.RegisterRequest{PublicKey: newKey(t)}); code != 201 {
+		t.Fatalf("bob is limited by alice's churn: %d %s", code, b)
 	}
 }

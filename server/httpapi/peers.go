@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +67,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, registry.ErrTooMany):
 			s.deny(r, w, action, id, req.PublicKey, http.StatusTooManyRequests, api.CodeTooManyPeers,
 				"you already have the maximum number of devices connected: disconnect one of them (ghostwire down), or wait for idle ones to expire", "device cap reached")
+		case errors.Is(err, registry.ErrRateLimited):
+			wait := s.o.Registry.RetryAfter(id.Subject)
+			secs := int(wait.Seconds()) + 1
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			s.deny(r, w, action, id, req.PublicKey, http.StatusTooManyRequests, api.CodeRateLimited,
+				fmt.Sprintf("you connected new devices too often in a short time: try again in %d seconds", secs), "registration rate limit")
 		case errors.Is(err, registry.ErrExhausted):
 			s.deny(r, w, action, id, req.PublicKey, http.StatusServiceUnavailable, api.CodePoolExhausted,
 				"the VPN has no free address right now: try again in a few minutes, and tell your admin to enlarge the address pool (--cidr)", "address pool exhausted")

@@ -19,10 +19,12 @@ import (
 
 // Errors Register, Get and Remove return; callers map them to HTTP codes.
 var (
-	ErrConflict  = errors.New("public key registered by another user")
-	ErrTooMany   = errors.New("device cap reached")
-	ErrNotFound  = errors.New("no such peer")
-	ErrExhausted = pool.ErrExhausted
+	ErrConflict = errors.New("public key registered by another user")
+	ErrTooMany  = errors.New("device cap reached")
+	ErrNotFound = errors.New("no such peer")
+	// ErrRateLimited: the owner created new peers faster than RegisterRate.
+	ErrRateLimited = errors.New("too many new registrations")
+	ErrExhausted   = pool.ErrExhausted
 )
 
 // Owner is who a peer belongs to. Subject decides; Name is for display only.
@@ -89,7 +91,20 @@ type Options struct {
 	IdleTimeout time.Duration
 	// Grace removes a peer that has made no handshake this long after registering.
 	Grace time.Duration
-	Now   func() time.Time
+	// RegisterRate bounds how many new peers (not re-registrations, not key
+	// rotations) one owner may create per minute, with RegisterBurst at once.
+	// Every removed peer's address rests, so unbounded churn by one user
+	// could drain the pool. 0 means no limit.
+	RegisterRate  float64
+	RegisterBurst int
+	Now           func() time.Time
+}
+
+// bucket is a token bucket per owner; it outlives the owner's peers so that
+// deleting them does not reset it.
+type bucket struct {
+	tokens float64
+	last   time.Time
 }
 
 // Registry is safe for concurrent use.
@@ -98,6 +113,7 @@ type Registry struct {
 	mu      sync.RWMutex
 	peers   map[wgtypes.Key]*Peer
 	byOwner map[string]map[wgtypes.Key]struct{}
+	buckets map[string]*bucket
 }
 
 // New returns an empty registry.
@@ -108,7 +124,10 @@ func New(o Options) *Registry {
 	if o.DeviceCap < 1 {
 		o.DeviceCap = 1
 	}
-	return &Registry{o: o, peers: map[wgtypes.Key]*Peer{}, byOwner: map[string]map[wgtypes.Key]struct{}{}}
+	if o.RegisterBurst < 1 {
+		o.RegisterBurst = 1
+	}
+	return &Registry{o: o, peers: map[wgtypes.Key]*Peer{}, byOwner: map[string]map[wgtypes.Key]struct{}{}, buckets: map[string]*bucket{}}
 }
 
 // Register adds key for owner and returns the peer; created is false when the
@@ -139,6 +158,9 @@ func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, rep
 		return Peer{}, false, nil, ErrTooMany
 	}
 	now := r.o.Now()
+	if old == nil && !r.take(owner.Subject, now) {
+		return Peer{}, false, nil, ErrRateLimited
+	}
 	np := &Peer{Key: key, Owner: owner, DeviceName: deviceName, CreatedAt: now, ExpiresAt: now.Add(r.o.MaxLifetime)}
 	if old != nil {
 		np.Addr = old.Addr
@@ -179,6 +201,36 @@ func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, rep
 	}
 	set[key] = struct{}{}
 	return *np, true, replaced, nil
+}
+
+// take spends one of owner's registration tokens.
+func (r *Registry) take(owner string, now time.Time) bool {
+	if r.o.RegisterRate <= 0 {
+		return true
+	}
+	b := r.buckets[owner]
+	if b == nil {
+		b = &bucket{tokens: float64(r.o.RegisterBurst), last: now}
+		r.buckets[owner] = b
+	}
+	b.tokens = min(float64(r.o.RegisterBurst), b.tokens+now.Sub(b.last).Minutes()*r.o.RegisterRate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// RetryAfter is how long until owner may create a new peer again.
+func (r *Registry) RetryAfter(owner string) time.Duration {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	b := r.buckets[owner]
+	if b == nil || r.o.RegisterRate <= 0 || b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / r.o.RegisterRate * float64(time.Minute))
 }
 
 // forget drops p from the maps (not from the device, not from the pool).
@@ -262,6 +314,11 @@ func (r *Registry) Sweep(stats map[wgtypes.Key]Stats) (removed []Removed, errs [
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.o.Now()
+	for o, b := range r.buckets {
+		if r.o.RegisterRate <= 0 || b.tokens+now.Sub(b.last).Minutes()*r.o.RegisterRate >= float64(r.o.RegisterBurst) {
+			delete(r.buckets, o) // full again: same as no bucket
+		}
+	}
 	for k := range stats {
 		if _, ok := r.peers[k]; ok {
 			continue

@@ -232,3 +232,51 @@ func TestConcurrentRegistrations(t *testing.T) {
 		t.Fatalf("device %d registry %d", len(d.peers), r.Len())
 	}
 }
+
+func TestRegisterRateLimit(t *testing.T) {
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	p, _ := pool.New(netip.MustParsePrefix("10.201.0.0/24"), 10*time.Minute, c.now)
+	d := &memDevice{peers: map[wgtypes.Key]netip.Prefix{}}
+	r := New(Options{Pool: p, Device: d, DeviceCap: 5, MaxLifetime: time.Hour, IdleTimeout: time.Minute, Grace: time.Minute,
+		RegisterRate: 6, RegisterBurst: 3, Now: c.now})
+	var keys []wgtypes.Key
+	for i := 0; i < 3; i++ {
+		k := key(t)
+		keys = append(keys, k)
+		if _, _, _, err := r.Register(alice, k, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Deleting does not refill the bucket: churn is what the limit is for.
+	for _, k := range keys {
+		r.Remove(alice, k)
+	}
+	if _, _, _, err := r.Register(alice, key(t), "", nil); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("4th new peer in a burst of 3: %v", err)
+	}
+	if ra := r.RetryAfter(alice.Subject); ra <= 0 || ra > 10*time.Second {
+		t.Fatalf("retry after %v, want ≤ 10s at 6/min", ra)
+	}
+	// Others are not affected; re-registering an existing key and rotating are free.
+	bk := key(t)
+	if _, _, _, err := r.Register(bob, bk, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.add(10 * time.Second) // one token back for alice
+	ak := key(t)
+	if _, _, _, err := r.Register(alice, ak, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, _, err := r.Register(alice, ak, "", nil); err != nil || created {
+		t.Fatalf("re-register: %v", err)
+	}
+	if _, _, _, err := r.Register(alice, key(t), "", &ak); err != nil {
+		t.Fatalf("rotation is not rate limited: %v", err)
+	}
+	// A full bucket is forgotten by the sweep.
+	c.add(time.Hour)
+	r.Sweep(nil)
+	if len(r.buckets) != 0 {
+		t.Fatalf("buckets kept: %d", len(r.buckets))
+	}
+}
