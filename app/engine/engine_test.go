@@ -384,3 +384,21 @@ func TestRotateBefore(t *testing.T) {
 		}
 	}
 }
+
+func TestBrokenTunnelIsReplaced(t *testing.T) {
+	r := newRig(t)
+	r.connect()
+	old := r.key()
+	r.tuns.mu.Lock()
+	r.tuns.broken = true
+	r.tuns.mu.Unlock()
+	r.until("new tunnel", time.Second, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && r.key() != old
+	})
+	if r.tuns.ups != 2 || r.tuns.closes != 1 {
+		t.Fatalf("a dead tunnel must be closed and a new one brought up: ups=%d closes=%d", r.tuns.ups, r.tuns.closes)
+	}
+	if r.srv.has(old) || len(r.srv.peerKeys()) != 1 {
+		t.Fatalf("the old peer must be removed from the server: %v", r.srv.peerKeys())
+	}
+}

@@ -272,6 +272,7 @@ type fakeTunnels struct {
 	clock   *fakeClock
 	srv     *fakeServer
 	blocked bool // UDP dropped
+	broken  bool // the device died under us
 	ups     int
 	reconfs int
 	closes  int
@@ -291,6 +292,7 @@ func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error)
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.ups++
+	ts.broken = false
 	ts.cfgs = append(ts.cfgs, cfg)
 	ts.live = &fakeTunnel{ts: ts, cfg: cfg}
 	return ts.live, nil
@@ -317,6 +319,9 @@ func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
 func (t *fakeTunnel) Stats() (TunnelStats, error) {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
+	if t.ts.broken && t == t.ts.live {
+		return TunnelStats{}, fmt.Errorf("device gone")
+	}
 	now := t.ts.clock.Wall()
 	if t.ts.flows(t) && !t.hs.IsZero() && now.Sub(t.hs) >= 120*time.Second {
 		t.hs = now

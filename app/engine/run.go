@@ -14,7 +14,11 @@ import (
 
 // errReconnect asks run to register again with a new key; its text is the
 // reason shown while reconnecting.
-type errReconnect struct{ reason string }
+type errReconnect struct {
+	reason string
+	// deleteOld: the old peer may still exist on the server; remove it.
+	deleteOld bool
+}
 
 func (e *errReconnect) Error() string { return e.reason }
 
@@ -47,6 +51,13 @@ func (e *Engine) run(ctx context.Context, mode SignInMode) {
 		switch {
 		case errors.As(err, &rc):
 			reason = rc.reason
+			if rc.deleteOld && e.key != nil {
+				if tok, err := e.signerNow().Token(ctx); err == nil {
+					dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					e.deleteQuiet(dctx, tok, *e.key)
+					cancel()
+				}
+			}
 			// Re-register at once: the old key is dead, a new one is made.
 			e.dropPeer()
 			continue
@@ -70,6 +81,20 @@ func (e *Engine) run(ctx context.Context, mode SignInMode) {
 func permanent(err error) bool {
 	return errors.Is(err, ErrSignInRequired) || errors.Is(err, ErrSignInFailed) ||
 		errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) || errors.Is(err, ErrRejected)
+}
+
+// dropTunnel closes a tunnel that stopped working.
+func (e *Engine) dropTunnel() {
+	if e.tun == nil {
+		return
+	}
+	if err := e.tun.Close(); err != nil {
+		e.log.Warn("closing a broken tunnel failed", "err", err)
+	}
+	if e.c.Release != nil {
+		e.c.Release(e.c.Name)
+	}
+	e.tun = nil
 }
 
 // dropPeer forgets the current key; the tunnel stays so Reconfigure can reuse it.
@@ -120,6 +145,7 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode,
 		e.tun = tun
 	} else if err := e.tun.Reconfigure(ctx, cfg); err != nil {
 		e.deleteQuiet(ctx, tok, key)
+		e.dropTunnel() // the next attempt starts from a fresh interface
 		return fmt.Errorf("could not reconfigure the tunnel: %w", err)
 	}
 	e.key, e.peer = &key, &peer

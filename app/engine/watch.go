@@ -75,7 +75,8 @@ func (e *Engine) watch(ctx context.Context) error {
 
 		st, err := e.tun.Stats()
 		if err != nil {
-			return fmt.Errorf("the tunnel stopped working (%v)", err)
+			e.dropTunnel()
+			return &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
 		}
 		e.showStats(st)
 
