@@ -1,8 +1,8 @@
 # app: the ghostwire client (engine, daemon, CLI, OS events). Included by the root Makefile.
 
 # dbus-daemon: osevents' logind test runs a private bus. curl: the SO_PEERCRED test
-# connects to the daemon's socket as user nobody.
-APT_PACKAGES += dbus-daemon curl
+# connects to the daemon's socket as user nobody. iputils-ping: the system test pings through the tunnel.
+APT_PACKAGES += dbus-daemon curl iputils-ping
 SYSTEM_TEST_TARGETS += test-app-system
 
 .PHONY: test-app-system
