@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/app/tray/desktop"
 	"github.com/ghostwire/ghostwire/app/tray/internal/scripted"
 	"github.com/ghostwire/ghostwire/app/tray/menu"
 )
@@ -55,6 +58,17 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 	c := newController(Options{SocketPath: sock, Version: "t"}, log, localapi.NewClient(sock), ui)
 	var opened []string
 	c.openURL = func(u string) error { opened = append(opened, u); return nil }
+	ask := filepath.Join(dir, "zenity")
+	if err := os.WriteFile(ask, []byte("#!/bin/sh\necho vpn.new.example\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.desk = desktop.Desktop{GOOS: "linux", Env: os.Getenv, Look: func(n string) (string, error) {
+		if n == "zenity" {
+			return ask, nil // stands in for the dialog a person would type into
+		}
+		return "", exec.ErrNotFound
+	}}
+	c.in.DialogAvailable = c.desk.CanAsk()
 	c.start()
 	if got := ui.status(); got != "Looking for the ghostwire service…" {
 		t.Fatalf("first menu, before Watch answers: %q", got)
@@ -83,6 +97,18 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 	eventually(t, "disconnected", func() (bool, string) { return ui.status() == "Disconnected", ui.status() })
 	if calls := be.Calls(); fmt.Sprint(calls) != "[up:prod down:prod]" {
 		t.Errorf("calls %v: the hidden Connect must not have been sent", calls)
+	}
+
+	// Add cluster: the dialog's answer becomes a new profile named after the host.
+	ui.clicks <- menu.IDAddCluster
+	eventually(t, "the new cluster connected", func() (bool, string) {
+		ui.mu.Lock()
+		defer ui.mu.Unlock()
+		it, ok := ui.last.Item(menu.ProfileID("vpn.new.example"))
+		return ok && it.Checked && it.Title == "vpn.new.example — connected", fmt.Sprintf("%+v", ui.last.Items)
+	})
+	if calls := be.Calls(); fmt.Sprint(calls) != "[up:prod down:prod up:vpn.new.example]" {
+		t.Errorf("calls %v", calls)
 	}
 
 	ui.clicks <- menu.IDQuit

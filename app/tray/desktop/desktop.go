@@ -113,7 +113,7 @@ func (d Desktop) Copy(ctx context.Context, text string) error {
 	if c == nil {
 		return clipboardMissing(d.GOOS)
 	}
-	cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+	cmd := d.command(ctx, c)
 	cmd.Stdin = strings.NewReader(text)
 	// No pipes for stdout/stderr: xclip, xsel and wl-copy fork a child that
 	// keeps serving the selection, and it would hold our pipes open.
@@ -131,7 +131,7 @@ func (d Desktop) AskServerURL(ctx context.Context) (string, error) {
 	if c == nil {
 		return "", errors.New("no dialog program here (install zenity or kdialog): run `ghostwire up https://<server>` in a terminal")
 	}
-	out, err := exec.CommandContext(ctx, c[0], c[1:]...).Output()
+	out, err := d.command(ctx, c).Output()
 	ans := strings.TrimSpace(string(out))
 	var ee *exec.ExitError
 	if errors.As(err, &ee) || (err == nil && (ans == "" || ans == "https://")) {
@@ -150,7 +150,15 @@ func (d Desktop) ShowInfo(ctx context.Context, title, text string) error {
 	if c == nil {
 		return errors.New("no dialog program here (zenity or kdialog)")
 	}
-	return exec.CommandContext(ctx, c[0], c[1:]...).Run()
+	return d.command(ctx, c).Run()
+}
+
+// command runs the program Look found for c[0].
+func (d Desktop) command(ctx context.Context, c []string) *exec.Cmd {
+	if p, err := d.Look(c[0]); err == nil {
+		return exec.CommandContext(ctx, p, c[1:]...)
+	}
+	return exec.CommandContext(ctx, c[0], c[1:]...)
 }
 
 func asQuote(s string) string {

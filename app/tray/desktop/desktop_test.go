@@ -94,7 +94,6 @@ func TestAskServerURLRunsTheDialog(t *testing.T) {
 		}
 		return "", exec.ErrNotFound
 	}}
-	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	write(`echo "  https://vpn.example.com "`)
 	if got, err := d.AskServerURL(context.Background()); err != nil || got != "https://vpn.example.com" {
 		t.Fatalf("answer: %q, %v", got, err)

@@ -85,7 +85,12 @@ func (b *Backend) has(name string) bool {
 func (b *Backend) Up(_ context.Context, req localapi.UpRequest) error {
 	b.record("up:" + req.Profile)
 	if !b.has(req.Profile) {
-		return localapi.Errorf(localapi.CodeNotFound, "no profile %q", req.Profile)
+		if req.Server == "" {
+			return localapi.Errorf(localapi.CodeNotFound, "no profile %q: give its server URL", req.Profile)
+		}
+		b.mu.Lock()
+		b.st.Profiles = append(b.st.Profiles, localapi.Profile{Name: req.Profile, Server: req.Server, State: localapi.StateDisconnected})
+		b.mu.Unlock()
 	}
 	b.mu.Lock()
 	ask := b.askSignIn
