@@ -317,6 +317,24 @@ func TestSystemDaemonUpPingRestartDown(t *testing.T) {
 	rotatedFrom := privKey
 	privKey = w.privateKey()
 
+	// A network change on the laptop (a new link appears): the daemon hears it
+	// over netlink, checks that packets still flow (the server answers the
+	// kick within its keepalive timeout), and keeps its key.
+	before := strings.Count(d.out.String(), "connection checked: packets flow")
+	run(t, "ip", "-n", w.nsC, "link", "add", "gwdn0", "type", "veth", "peer", "name", "gwdn1")
+	changed := time.Now()
+	deadline = time.Now().Add(30 * time.Second)
+	for strings.Count(d.out.String(), "connection checked: packets flow") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the network change was not checked:\n%s", d.out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("network change checked in %s", time.Since(changed).Round(time.Millisecond))
+	if w.privateKey() != privKey || w.status().Profiles[0].State != localapi.StateConnected {
+		t.Fatal("a network change with a live session must keep the key and stay connected")
+	}
+
 	// Server restart: new server key, the old peer is gone. The daemon notices
 	// (404 on its own peer), registers a new key, and packets flow again.
 	oldKey := privKey
