@@ -28,6 +28,9 @@ func (a *App) daemonCmd() *cobra.Command {
 			if err := lv.UnmarshalText([]byte(level)); err != nil {
 				return exitWith(ExitUsage, "bad --log-level %q: use debug, info, warn or error", level)
 			}
+			if dnsMode == "auto" {
+				dnsMode = ""
+			}
 			switch tunnel.DNSMode(dnsMode) {
 			case tunnel.DNSAuto, tunnel.DNSResolved, tunnel.DNSStub, tunnel.DNSResolvConf, tunnel.DNSOff:
 				o.DNSMode = tunnel.DNSMode(dnsMode)
@@ -43,7 +46,7 @@ func (a *App) daemonCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "where profile settings and the undo journal live (no secrets)")
 	cmd.Flags().StringVar(&o.InterfacePrefix, "interface-prefix", "gw", "tunnel interfaces are named <prefix>0, <prefix>1, ...")
-	cmd.Flags().StringVar(&dnsMode, "dns", "", "DNS mechanism: resolved, stub, resolvconf or off (default: resolved when it runs, else stub)")
+	cmd.Flags().StringVar(&dnsMode, "dns", "", "DNS mechanism: auto, resolved, stub, resolvconf or off (auto: resolved when it runs, else stub)")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	// For tests and debugging: how often each profile asks the server about its peer.
 	cmd.Flags().DurationVar(&o.Timing.PeerCheck, "peer-check-interval", 60*time.Second, "how often the server is asked whether this device's peer still exists")

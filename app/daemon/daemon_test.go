@@ -324,3 +324,14 @@ func TestClaimOverlap(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 }
+
+func TestStubAddressPerProfile(t *testing.T) {
+	for in, want := range map[string]string{"gw0": "127.0.0.153:53", "gw1": "127.0.0.154:53", "gwd12": "127.0.0.165:53"} {
+		if got := stubAddress(in); got.String() != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+	if stubAddress("wg").IsValid() || stubAddress("gw999").IsValid() {
+		t.Error("names without a small number keep the tunnel's default")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/tunnel"
@@ -38,7 +39,24 @@ func (ts *Tunnels) config(ctx context.Context, c engine.TunnelConfig) (tunnel.Co
 		DNSMode:     ts.DNSMode,
 		ResolvConf:  ts.ResolvConf,
 		DBusAddress: ts.DBusAddress,
+		StubAddress: stubAddress(c.Interface),
 	}, nil
+}
+
+// stubAddress gives each profile its own local DNS forwarder address
+// (127.0.0.153 for gw0, .154 for gw1, ...) so that two profiles in stub mode
+// do not fight over one port; the second forwards what is not its own to the
+// first, as it finds it in resolv.conf.
+func stubAddress(ifname string) netip.AddrPort {
+	i := len(ifname)
+	for i > 0 && ifname[i-1] >= '0' && ifname[i-1] <= '9' {
+		i--
+	}
+	n, err := strconv.Atoi(ifname[i:])
+	if err != nil || n > 100 {
+		return netip.AddrPort{} // the tunnel's default
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(153 + n)}), 53)
 }
 
 // Up brings a tunnel up.
