@@ -18,6 +18,7 @@ import (
 // (one cluster, the dev provider, the server and the laptop's daemon), each
 // a subtest that starts from where the previous one left the laptop.
 func TestClientLifecycle(t *testing.T) {
+	t.Parallel() // each test has its own namespaces, names and sockets
 	w := newWorld(t, 1)
 	c := w.Clusters[0]
 	failed := false
@@ -150,7 +151,7 @@ func scenarioServerRestart(t *testing.T, w *world, c *topo.Cluster) {
 	if newKey := w.serverKey(t, c); newKey == oldKey {
 		t.Fatalf("the restarted server kept its key %s; it must make a new one", oldKey)
 	}
-	took := w.curlOK(t, "http://prometheus/metrics", `cluster="c1"`, 60*time.Second)
+	took := w.curlOK(t, "http://prometheus/metrics", `cluster="c1"`, 90*time.Second)
 	t.Logf("reachable again %s after the server came back, without any command", took.Round(time.Millisecond))
 	peers := w.waitServerPeers(t, c, 1, 10*time.Second)
 	t.Logf("peer before %v, after %v", oldPeers, peers)
@@ -177,7 +178,7 @@ func scenarioSleep(t *testing.T, w *world, c *topo.Cluster) {
 	time.Sleep(time.Second)
 	restore()
 	cont()
-	took := w.curlOK(t, "http://prometheus/metrics", `cluster="c1"`, 60*time.Second)
+	took := w.curlOK(t, "http://prometheus/metrics", `cluster="c1"`, 90*time.Second)
 	t.Logf("reachable again %s after waking", took.Round(time.Millisecond))
 	after := w.waitServerPeers(t, c, 1, 10*time.Second)
 	if after[0] == before[0] {

@@ -22,6 +22,7 @@ import (
 // and plain HTTPS. A stock peer — a wireguard-go device configured by the `wg`
 // tool from wireguard-tools, registered with curl — reaches the cluster.
 func TestInteropStockWireGuard(t *testing.T) {
+	t.Parallel() // each test has its own namespaces, names and sockets
 	tp := newTopology(t, 1)
 	requireBin(t, tp.Bins.Server)
 	c := tp.Clusters[0]

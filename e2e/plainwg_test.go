@@ -97,6 +97,7 @@ func startIperfServer(t testing.TB, tp *topo.Topology) {
 // TestPlainWireGuardBaseline checks the baseline the throughput benchmark
 // compares against: two stock wireguard-go devices pass traffic.
 func TestPlainWireGuardBaseline(t *testing.T) {
+	t.Parallel() // each test has its own namespaces, names and sockets
 	tp := newTopology(t, 1)
 	addr := startPlainWireGuard(t, tp)
 	startIperfServer(t, tp)

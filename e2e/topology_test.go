@@ -14,6 +14,7 @@ import (
 // cluster.local, the coredns-custom override and forwards the rest, and the
 // laptop cannot reach the cluster at all (only the tunnel will make it).
 func TestTopology(t *testing.T) {
+	t.Parallel() // each test has its own namespaces, names and sockets
 	tp := newTopology(t, 1)
 	c := tp.Clusters[0]
 

@@ -13,6 +13,7 @@ import (
 // TestTwoClusters is scenario 6: two node/cluster pairs with different
 // ranges, two profiles up together; each reaches its own services.
 func TestTwoClusters(t *testing.T) {
+	t.Parallel() // each test has its own namespaces, names and sockets
 	w := newWorld(t, 2)
 	c1, c2 := w.Clusters[0], w.Clusters[1]
 	w.up(t, c1, "c1", topo.UserDemo)

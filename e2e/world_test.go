@@ -17,10 +17,13 @@ import (
 	"github.com/ghostwire/ghostwire/e2e/topo"
 )
 
-// Short server timings so the sweep-driven scenarios finish in seconds.
+// Server timings for the sweep-driven scenarios. The idle timeout cannot be
+// shorter than WireGuard's rekey interval (120 s) plus a keepalive interval
+// (25 s): a connected peer only handshakes that often, so a shorter timeout
+// would remove peers in use.
 const (
-	testIdleTimeout = 6 * time.Second
-	testGrace       = 6 * time.Second
+	testIdleTimeout = 165 * time.Second
+	testGrace       = 10 * time.Second
 )
 
 // world is a topology with the dev provider, one server per cluster and the
@@ -56,7 +59,7 @@ func newWorld(t testing.TB, clusters int) *world {
 }
 
 func (w *world) serverOptions() topo.ServerOptions {
-	return topo.ServerOptions{IdleTimeout: testIdleTimeout, RegistrationGrace: testGrace, SweepInterval: 500 * time.Millisecond}
+	return topo.ServerOptions{IdleTimeout: testIdleTimeout, RegistrationGrace: testGrace, SweepInterval: time.Second}
 }
 
 func (w *world) startServer(t testing.TB, c *topo.Cluster) {

@@ -54,7 +54,10 @@ func (t *Topology) StartIdP(ctx context.Context) (*Proc, error) {
 
 // ServerOptions tune one ghostwire-server start.
 type ServerOptions struct {
-	// IdleTimeout and friends are short in tests so the sweeps happen quickly.
+	// IdleTimeout and friends shorten the server's sweeps in tests (zero: the
+	// server's default). The idle timeout must stay above ~150 s: a live peer
+	// handshakes only every 120 s (WireGuard's rekey interval) plus up to one
+	// keepalive interval, so a shorter one removes peers that are in use.
 	IdleTimeout, RegistrationGrace, SweepInterval time.Duration
 	// Extra flags appended last (they win).
 	Extra []string
@@ -62,15 +65,6 @@ type ServerOptions struct {
 
 // ServerArgs are the flags ghostwire-server runs with for cluster c.
 func (t *Topology) ServerArgs(c *Cluster, o ServerOptions) []string {
-	if o.IdleTimeout == 0 {
-		o.IdleTimeout = 30 * time.Second
-	}
-	if o.RegistrationGrace == 0 {
-		o.RegistrationGrace = 20 * time.Second
-	}
-	if o.SweepInterval == 0 {
-		o.SweepInterval = time.Second
-	}
 	args := []string{
 		"--listen", net.JoinHostPort(c.NodePublic.String(), fmt.Sprint(c.APIPort)),
 		"--ops-listen", net.JoinHostPort(c.NodePod.String(), "9090"),
@@ -97,12 +91,18 @@ func (t *Topology) ServerArgs(c *Cluster, o ServerOptions) []string {
 		// The ingress hostname overridden by coredns-custom resolves inside.
 		"--match-domains", "internal.example.com",
 		"--cluster-domain", c.Domain,
-		"--idle-timeout", o.IdleTimeout.String(),
-		"--registration-grace", o.RegistrationGrace.String(),
-		"--sweep-interval", o.SweepInterval.String(),
 		"--address-rest", "1s",
 		"--log-format", "text",
 		"--log-level", "debug",
+	}
+	// Zero keeps the server's defaults (idle 10 min).
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--idle-timeout", o.IdleTimeout}, {"--registration-grace", o.RegistrationGrace}, {"--sweep-interval", o.SweepInterval}} {
+		if d.v != 0 {
+			args = append(args, d.flag, d.v.String())
+		}
 	}
 	return append(args, o.Extra...)
 }

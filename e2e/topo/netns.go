@@ -100,8 +100,13 @@ func (n *NS) Sysctl(key, value string) error {
 func deleteNS(name string) error {
 	var errs []string
 	if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
+		self := fmt.Sprint(os.Getpid())
 		for _, pid := range strings.Fields(string(out)) {
-			_ = exec.Command("kill", "-9", pid).Run()
+			// This program shows up too while one of its threads is briefly
+			// inside the namespace (DialContext): never kill ourselves.
+			if pid != self {
+				_ = exec.Command("kill", "-9", pid).Run()
+			}
 		}
 	}
 	if out, err := run("ip", "netns", "del", name); err != nil && !strings.Contains(out, "No such file") {
