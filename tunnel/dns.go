@@ -69,7 +69,7 @@ func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
 	case DNSStub:
 		orig, _ := os.ReadFile(cfg.ResolvConf)
 		upstream := parseResolvConf(orig).nameservers
-		stub, err := startStub(cfg.StubAddress, domains.all(), cfg.DNS.Servers, upstream, t.log)
+		stub, err := startStub(cfg.StubAddress, domains.all(), port53(cfg.DNS.Servers), port53(upstream), t.log)
 		if err != nil {
 			return fmt.Errorf("cannot start the local DNS forwarder on %s (is another DNS server using it?): %w", cfg.StubAddress, err)
 		}

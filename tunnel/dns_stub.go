@@ -21,9 +21,9 @@ type stubServer struct {
 	udp, tcp *dns.Server
 }
 
-func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.Addr, log *slog.Logger) (*stubServer, error) {
+func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.AddrPort, log *slog.Logger) (*stubServer, error) {
 	// Never forward to ourselves (a resolv.conf left by an older stub).
-	upstream = slices.DeleteFunc(slices.Clone(upstream), func(a netip.Addr) bool { return a == listen.Addr() })
+	upstream = slices.DeleteFunc(slices.Clone(upstream), func(a netip.AddrPort) bool { return a == listen })
 	h := &stubHandler{match: match, cluster: cluster, upstream: upstream, log: log}
 	// Listen here, not in the servers' goroutines: errors are reported now,
 	// and the sockets belong to the caller's network namespace.
@@ -43,6 +43,18 @@ func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.
 	return s, nil
 }
 
+// addr is where the stub answers over UDP.
+func (s *stubServer) addr() string { return s.udp.PacketConn.LocalAddr().String() }
+
+// port53 gives DNS servers their port (resolv.conf has none).
+func port53(as []netip.Addr) []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, a := range as {
+		out = append(out, netip.AddrPortFrom(a, 53))
+	}
+	return out
+}
+
 func (s *stubServer) close() {
 	_ = s.udp.Shutdown()
 	_ = s.tcp.Shutdown()
@@ -50,7 +62,7 @@ func (s *stubServer) close() {
 
 type stubHandler struct {
 	match             []string
-	cluster, upstream []netip.Addr
+	cluster, upstream []netip.AddrPort
 	log               *slog.Logger
 }
 
@@ -76,7 +88,7 @@ func (h *stubHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	c := &dns.Client{Net: network, Timeout: 3 * time.Second}
 	for _, s := range servers {
-		resp, _, err := c.Exchange(r, netip.AddrPortFrom(s, 53).String())
+		resp, _, err := c.Exchange(r, s.String())
 		if err == nil {
 			_ = w.WriteMsg(resp)
 			return

@@ -131,6 +131,12 @@ func (tp *topo) startPeer(t testing.TB, client Key) *peer {
 		if err := p.dev.Up(); err != nil {
 			t.Fatal(err)
 		}
+		// wireguard-go's event goroutine may have started the device (and
+		// opened its socket) on a thread outside this namespace: a
+		// listen_port line rebinds it here, on this thread.
+		if err := p.dev.IpcSet("listen_port=51820\n"); err != nil {
+			t.Fatal(err)
+		}
 		l, err := netlink.LinkByName(name)
 		if err != nil {
 			t.Fatal(err)

@@ -15,37 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
-
-// nsHandle is a netlink handle for namespace ns.
-func nsHandle(t testing.TB, ns string) *netlink.Handle {
-	t.Helper()
-	n, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	h, err := netlink.NewHandleAt(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	return h
-}
-
-func routesOf(t testing.TB, h *netlink.Handle) []string {
-	t.Helper()
-	rs, err := h.RouteList(nil, netlink.FAMILY_ALL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.String())
-	}
-	return out
-}
 
 func routeShow(t testing.TB, dst string) string {
 	t.Helper()
@@ -217,14 +187,6 @@ func TestTunnelRoutingLoopPin(t *testing.T) {
 			p := tp.startPeer(t, priv.Public())
 			tp.runChild(t, priv, p, nil)
 		})
-	}
-}
-
-func TestTunnelRefusesFullTunnelUnlessAsked(t *testing.T) {
-	cfg := validConfig()
-	cfg.Peer.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
-	if _, err := Up(t.Context(), cfg, nil); !errors.Is(err, ErrFullTunnel) {
-		t.Fatalf("Up with 0.0.0.0/0: %v, want ErrFullTunnel", err)
 	}
 }
 
