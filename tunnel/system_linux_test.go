@@ -228,14 +228,14 @@ func waitHandshake(t testing.TB, tn *Tunnel) Stats {
 // namespace.) The parent keeps the server half. Both run the same test
 // function; isChild tells which half this is.
 
-func isChild(t *testing.T) bool { return os.Getenv("GWT_CHILD") == t.Name() }
+func isChild(t testing.TB) bool { return os.Getenv("GWT_CHILD") == t.Name() }
 
 // inChildProcess is true in every test of a child process: a test that is
 // not the child's own must do nothing there.
 func inChildProcess() bool { return os.Getenv("GWT_CHILD") != "" }
 
 // childEnv reads what the parent handed over.
-func childEnv(t *testing.T) (tp *topo, priv PrivateKey, peerPub Key, journalDir string) {
+func childEnv(t testing.TB) (tp *topo, priv PrivateKey, peerPub Key, journalDir string) {
 	id := os.Getenv("GWT_ID")
 	tp = &topo{id: id, client: "gwtc" + id, server: "gwts" + id, cveth: "gwt" + id + "c", sveth: "gwt" + id + "s"}
 	b, err := hex.DecodeString(os.Getenv("GWT_KEY"))
@@ -249,7 +249,7 @@ func childEnv(t *testing.T) (tp *topo, priv PrivateKey, peerPub Key, journalDir 
 }
 
 // childCall asks the parent to do msg (server side) and waits for its answer.
-func childCall(t *testing.T, msg string) string {
+func childCall(t testing.TB, msg string) string {
 	fmt.Printf("GWT:%s\n", msg)
 	line, err := stdin.ReadString('\n')
 	if err != nil {
@@ -262,7 +262,7 @@ var stdin = bufio.NewReader(os.Stdin)
 
 // runChild runs t's client half in the client namespace and answers its
 // calls with onCall. extra env entries are KEY=VALUE.
-func (tp *topo) runChild(t *testing.T, priv PrivateKey, p *peer, onCall func(string) string, extra ...string) {
+func (tp *topo) runChild(t testing.TB, priv PrivateKey, p *peer, onCall func(string) string, extra ...string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -272,7 +272,12 @@ func (tp *topo) runChild(t *testing.T, priv PrivateKey, p *peer, onCall func(str
 	for i := range parts {
 		parts[i] = "^" + regexp.QuoteMeta(parts[i]) + "$"
 	}
-	cmd := exec.Command("ip", "netns", "exec", tp.client, exe, "-test.run="+strings.Join(parts, "/"), "-test.v", "-test.count=1", "-test.timeout=2m")
+	sel := "-test.run=" + strings.Join(parts, "/")
+	if _, ok := t.(*testing.B); ok {
+		sel = "-test.run=^$ -test.bench=" + strings.Join(parts, "/") + " -test.benchtime=1x"
+	}
+	args := append([]string{"netns", "exec", tp.client, exe}, strings.Fields(sel)...)
+	cmd := exec.Command("ip", append(args, "-test.v", "-test.count=1", "-test.timeout=2m")...)
 	cmd.Env = append(os.Environ(), "GWT_CHILD="+t.Name(), "GWT_ID="+tp.id, "GWT_KEY="+priv.hex(),
 		"GWT_PEER="+hex.EncodeToString(p.pub[:]), "GWT_JOURNAL="+t.TempDir())
 	cmd.Env = append(cmd.Env, extra...)
@@ -300,7 +305,7 @@ func (tp *topo) runChild(t *testing.T, priv PrivateKey, p *peer, onCall func(str
 			fmt.Fprintln(in, ans)
 			continue
 		}
-		passed = passed || line == "PASS"
+		passed = passed || line == "PASS" || line == "ok"
 		skipped = skipped || strings.Contains(line, "--- SKIP")
 		t.Log("client: " + line)
 	}
