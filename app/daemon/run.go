@@ -50,6 +50,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the ghostwire daemon must run as root (it creates the tunnel interface, routes and DNS): use `sudo ghostwire daemon` or the system service")
 	}
+	if err := harden(); err != nil {
+		log.Warn("could not keep the daemon out of core dumps", "err", err)
+	}
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the state directory %s: %w", o.StateDir, err)
 	}

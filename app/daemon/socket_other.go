@@ -25,3 +25,7 @@ func peerCred(net.Conn) (Peer, error) {
 func AllowRootAndGroup(p Peer) error {
 	return fmt.Errorf("the ghostwire daemon is not supported on %s yet", runtime.GOOS)
 }
+
+func harden() error {
+	return fmt.Errorf("process hardening is not supported on %s yet", runtime.GOOS)
+}
