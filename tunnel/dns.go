@@ -70,6 +70,13 @@ func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
 		orig, _ := os.ReadFile(cfg.ResolvConf)
 		upstream := parseResolvConf(orig).nameservers
 		stub, err := startStub(cfg.StubAddress, domains.all(), port53(cfg.DNS.Servers), port53(upstream), t.log)
+		if err != nil && cfg.DNSMode == DNSAuto {
+			// Chosen by us, not asked for: fall back rather than fail.
+			t.log.Warn("cannot start the local DNS forwarder; falling back to resolv.conf only",
+				"listen", cfg.StubAddress, "err", err)
+			cfg.DNSMode = DNSResolvConf
+			return t.applyDNS(ctx, cfg)
+		}
 		if err != nil {
 			return fmt.Errorf("cannot start the local DNS forwarder on %s (is another DNS server using it?): %w", cfg.StubAddress, err)
 		}

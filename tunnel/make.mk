@@ -19,5 +19,5 @@ bench: bench-tunnel
 
 ## tunnel-clean: remove gwtc*/gwts* namespaces, /etc/netns entries and sockets left by killed test runs
 tunnel-clean:
-	@for ns in $$(ip netns list 2>/dev/null | awk '/^gwt[cs][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]$$/{print $$1}'); do echo "removing namespace $$ns"; ip netns del $$ns; rm -rf /etc/netns/$$ns; done
+	@for ns in $$(ip netns list 2>/dev/null | awk '/^gwt[cs][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/{print $$1}'); do echo "removing namespace $$ns"; ip netns del $$ns; rm -rf /etc/netns/$$ns; done
 	@rm -f /var/run/wireguard/gwt[0-9a-f]*t.sock

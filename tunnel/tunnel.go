@@ -28,8 +28,9 @@ type netOps interface {
 	delRoute(link string, p netip.Prefix) error
 	// pathTo says how dst is reached now: gateway (may be invalid for an
 	// on-link destination) and interface; ok is false when no pin is needed
-	// (local address).
-	pathTo(dst netip.Addr) (gw netip.Addr, dev string, ok bool, err error)
+	// (local address). Routes through exclude (our own interface) are
+	// skipped.
+	pathTo(dst netip.Addr, exclude string) (gw netip.Addr, dev string, ok bool, err error)
 	addHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error
 	delHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error
 	delLink(name string) error
@@ -131,6 +132,9 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
 
 func (t *Tunnel) up(ctx context.Context) error {
 	cfg := t.cfg
+	if _, err := t.ops.linkIndex(cfg.Interface); err == nil {
+		return fmt.Errorf("an interface named %s exists already (another VPN?): choose another name or remove it", cfg.Interface)
+	}
 	if err := t.j.record(entry{Kind: kindLink, Link: cfg.Interface}); err != nil {
 		return err
 	}
@@ -237,7 +241,7 @@ func (t *Tunnel) applyRoutes(cfg Config) error {
 }
 
 func (t *Tunnel) pinEndpoint(ep netip.Addr) error {
-	gw, dev, ok, err := t.ops.pathTo(ep)
+	gw, dev, ok, err := t.ops.pathTo(ep, t.name)
 	if err != nil {
 		return fmt.Errorf("cannot find how the server %s is reached now (no network?): %w", ep, err)
 	}

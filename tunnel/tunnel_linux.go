@@ -119,7 +119,10 @@ func (netlinkOps) delRoute(link string, p netip.Prefix) error {
 	return nil
 }
 
-func (netlinkOps) pathTo(dst netip.Addr) (netip.Addr, string, bool, error) {
+// pathTo asks the kernel how dst is reached; when the answer is our own
+// interface (a re-pin while the tunnel's routes exist), it takes the longest
+// matching route of the main table through any other interface.
+func (netlinkOps) pathTo(dst netip.Addr, exclude string) (netip.Addr, string, bool, error) {
 	rs, err := netlink.RouteGet(dst.AsSlice())
 	if err != nil {
 		return netip.Addr{}, "", false, err
@@ -127,16 +130,62 @@ func (netlinkOps) pathTo(dst netip.Addr) (netip.Addr, string, bool, error) {
 	if len(rs) == 0 {
 		return netip.Addr{}, "", false, fmt.Errorf("no route to %s", dst)
 	}
-	r := rs[0]
-	if r.Type == unix.RTN_LOCAL {
+	if rs[0].Type == unix.RTN_LOCAL {
 		return netip.Addr{}, "", false, nil
 	}
-	l, err := netlink.LinkByIndex(r.LinkIndex)
+	l, err := netlink.LinkByIndex(rs[0].LinkIndex)
 	if err != nil {
 		return netip.Addr{}, "", false, err
 	}
-	gw, _ := netip.AddrFromSlice(r.Gw)
-	return gw.Unmap(), l.Attrs().Name, true, nil
+	if l.Attrs().Name != exclude {
+		gw, _ := netip.AddrFromSlice(rs[0].Gw)
+		return gw.Unmap(), l.Attrs().Name, true, nil
+	}
+	fam := netlink.FAMILY_V4
+	if dst.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	all, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return netip.Addr{}, "", false, err
+	}
+	var best *netlink.Route
+	bestBits := -1
+	for i := range all {
+		r := &all[i]
+		if r.LinkIndex == l.Attrs().Index || r.LinkIndex == 0 {
+			continue
+		}
+		bits := 0
+		if r.Dst != nil {
+			p, ok := prefixOf(r.Dst)
+			if !ok || !p.Contains(dst) {
+				continue
+			}
+			bits = p.Bits()
+		}
+		if bits > bestBits || (bits == bestBits && r.Priority < best.Priority) {
+			best, bestBits = r, bits
+		}
+	}
+	if best == nil {
+		return netip.Addr{}, "", false, fmt.Errorf("no route to %s outside the tunnel", dst)
+	}
+	bl, err := netlink.LinkByIndex(best.LinkIndex)
+	if err != nil {
+		return netip.Addr{}, "", false, err
+	}
+	gw, _ := netip.AddrFromSlice(best.Gw)
+	return gw.Unmap(), bl.Attrs().Name, true, nil
+}
+
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), bits), true
 }
 
 func hostRoute(dst netip.Prefix, gw netip.Addr, dev string) (*netlink.Route, error) {
@@ -175,6 +224,8 @@ func (netlinkOps) delHostRoute(dst netip.Prefix, gw netip.Addr, dev string) erro
 	return nil
 }
 
+// delLink removes a TUN interface by name; any other kind of interface of
+// that name is someone else's and stays.
 func (netlinkOps) delLink(name string) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
@@ -182,6 +233,9 @@ func (netlinkOps) delLink(name string) error {
 			return nil
 		}
 		return err
+	}
+	if l.Type() != "tuntap" {
+		return nil
 	}
 	if err := netlink.LinkDel(l); err != nil && !isNotFound(err) {
 		return err

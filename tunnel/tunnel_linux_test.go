@@ -67,7 +67,19 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24", "10.202.100.0/24")
 		cfg.JournalDir = jdir
 		cfg.MTU = 1380
+		// Someone else's interface of the same name is refused and left alone.
+		taken := cfg
+		taken.Interface = tp.cveth
+		if _, err := Up(t.Context(), taken, testLog(t)); err == nil || !strings.Contains(err.Error(), "exists already") {
+			t.Fatalf("Up over an existing interface: %v", err)
+		}
+		if _, err := netlink.LinkByName(tp.cveth); err != nil {
+			t.Fatalf("the existing interface was removed: %v", err)
+		}
 		tn := up(t, cfg)
+		if _, err := Up(t.Context(), cfg, testLog(t)); err == nil || !strings.Contains(err.Error(), "already up") {
+			t.Fatalf("second Up on the same interface: %v", err)
+		}
 		l, err := netlink.LinkByName(cfg.Interface)
 		if err != nil {
 			t.Fatalf("interface %s missing: %v", cfg.Interface, err)
@@ -160,6 +172,16 @@ func TestTunnelRoutingLoopPin(t *testing.T) {
 					t.Fatalf("no pinned route to the endpoint: %q", pin)
 				}
 				waitHandshake(t, tn)
+				run(t, "ping", "-c", "1", "-W", "3", "10.202.100.1")
+				// A network change: Reconfigure re-pins (the kernel's own
+				// answer for the endpoint is now the tunnel; the pin must
+				// still go through the real gateway).
+				if err := tn.Reconfigure(t.Context(), cfg); err != nil {
+					t.Fatal(err)
+				}
+				if pin := routeShow(t, "10.202.50.1"); !strings.Contains(pin, "via 10.202.1.2 dev "+tp.cveth) {
+					t.Fatalf("no pinned route after re-pin: %q", pin)
+				}
 				run(t, "ping", "-c", "1", "-W", "3", "10.202.100.1")
 				if got := run(t, "ip", "route", "get", "10.202.100.1"); !strings.Contains(got, "dev "+cfg.Interface) {
 					t.Fatalf("10.202.100.1 does not go through the tunnel: %s", got)
