@@ -155,17 +155,27 @@ func TestDNSStubSplitThroughResolvConf(t *testing.T) {
 	tp.runChild(t, priv, p, func(string) string { return strings.Join(cluster.names(), ",") })
 }
 
-// resolv.conf-only mode: the cluster's DNS first, the search domains, the
+// resolv.conf-only mode, here reached the way it happens in the field: no
+// systemd-resolved, and the stub's address is taken by another DNS server,
+// so auto mode falls back. The cluster's DNS first, the search domains, the
 // original nameserver kept as a fallback; restored byte for byte.
 func TestDNSResolvConfMode(t *testing.T) {
 	if isChild(t) {
 		cfg, _ := dnsClientConfig(t)
-		cfg.DNSMode = DNSResolvConf
+		cfg.DBusAddress = "unix:path=" + filepath.Join(t.TempDir(), "no-bus")
 		cfg.ResolvConf = filepath.Join(t.TempDir(), "resolv.conf")
 		if err := os.WriteFile(cfg.ResolvConf, []byte(origResolvConf), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		other, err := net.ListenPacket("udp", "127.0.0.153:53")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
 		tn := up(t, cfg)
+		if tn.DNSMode() != DNSResolvConf {
+			t.Fatalf("DNS mode %q, want the resolv.conf fallback", tn.DNSMode())
+		}
 		during, _ := os.ReadFile(cfg.ResolvConf)
 		want := "nameserver 10.202.100.1\nnameserver 10.202.9.53\nsearch monitoring.svc.cluster.local svc.cluster.local corp.example\noptions timeout:2 attempts:2\n"
 		if !strings.HasSuffix(string(during), want) {
