@@ -1,0 +1,21 @@
+package kube
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// Outside a pod (no KUBERNETES_SERVICE_HOST, no token) the error says what to do.
+func TestInClusterClientOutsideCluster(t *testing.T) {
+	if os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		t.Skip("running inside a Kubernetes pod")
+	}
+	c, err := InClusterClient()
+	if err == nil || c != nil {
+		t.Fatalf("got %v, %v; want an error outside a cluster", c, err)
+	}
+	if !strings.Contains(err.Error(), "set --endpoint") {
+		t.Fatalf("error does not say what to do instead: %v", err)
+	}
+}
