@@ -137,6 +137,10 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	}
 	ready = append(ready, httpapi.Check{Name: "endpoint", Func: func() error { _, err := endpoint.Endpoint(); return err }})
 
+	var trusted []netip.Prefix
+	for _, p := range cfg.TrustedProxies {
+		trusted = append(trusted, netip.MustParsePrefix(p))
+	}
 	m := metrics.New()
 	m.PoolSize.Set(float64(addrs.Size()))
 	aud := audit.New(log)
@@ -148,7 +152,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 		Registry: reg,
 		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: clientRoutes(cfg.Routes, dnsServers), DNSServers: dnsServers,
 			SearchDomains: search, MatchDomains: match, Domains: domains, MTU: cfg.MTU, Keepalive: cfg.Keepalive, IdleTimeout: cfg.IdleTimeout},
-		Audit: aud, Metrics: m, Logger: log, Ready: ready,
+		Audit: aud, Metrics: m, Logger: log, Ready: ready, TrustedProxies: trusted,
 	})
 	sw := &sweep.Sweeper{Registry: reg, Device: dev, Audit: aud, Metrics: m, Logger: log}
 	go func() {

@@ -47,6 +47,7 @@ type Config struct {
 	InsecureHTTP    bool
 	ServerName      string
 	ShutdownTimeout time.Duration
+	TrustedProxies  []string
 
 	// Sign-in and token verification.
 	EntraTenantID string
@@ -150,6 +151,7 @@ func (c *Config) Flags() *pflag.FlagSet {
 	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve the API over plain HTTP: tokens travel in clear text; local development and tests only")
 	s(&c.ServerName, "server-name", c.ServerName, "name shown to users (GET /v1/config)")
 	d(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long to let requests finish on SIGTERM")
+	sl(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "CIDRs of the Ingress controllers whose X-Forwarded-For gives the client address in audit lines")
 
 	s(&c.EntraTenantID, "entra-tenant-id", c.EntraTenantID, "Entra ID tenant (GUID); with --entra-api-app-id this configures Entra sign-in completely")
 	s(&c.EntraAPIAppID, "entra-api-app-id", c.EntraAPIAppID, "application (client) ID of the VPN's API app registration in Entra ID")
@@ -331,6 +333,11 @@ func (c *Config) Validate() error {
 	for _, r := range c.Routes {
 		if p, err := netip.ParsePrefix(r); err != nil || p.Masked() != p {
 			bad("--routes entry %q is not a CIDR without host bits (e.g. 10.244.0.0/16)", r)
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("--trusted-proxies entry %q is not a CIDR (e.g. 10.244.0.0/16)", p)
 		}
 	}
 	for _, s := range c.DNSServers {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -85,6 +86,9 @@ type Options struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Ready    []Check
+	// TrustedProxies are the Ingress controllers whose X-Forwarded-For is
+	// believed for the audit log's remote address.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP handler of the API.
@@ -237,7 +241,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, action str
 
 // deny writes the error, counts it and audits it.
 func (s *Server) deny(r *http.Request, w http.ResponseWriter, action string, id *verify.Identity, key string, status int, code, msg, reason string) {
-	e := audit.Event{Decision: "deny", Action: action, Key: key, Remote: r.RemoteAddr, Reason: reason, Status: status}
+	e := audit.Event{Decision: "deny", Action: action, Key: key, Remote: s.remote(r), Reason: reason, Status: status}
 	if e.Reason == "" {
 		e.Reason = code
 	}

@@ -96,7 +96,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	s.o.Metrics.Registrations.WithLabelValues(result).Inc()
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: act, Subject: id.Subject, Name: id.Name,
-		Key: p.Key.String(), Address: p.Addr.String(), Remote: r.RemoteAddr, Reason: result, Status: status})
+		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: result, Status: status})
 	writeJSON(w, status, s.peerJSON(p, endpoint))
 }
 
@@ -199,7 +199,7 @@ func (s *Server) deletePeer(w http.ResponseWriter, r *http.Request) {
 	s.o.Metrics.Removals.WithLabelValues(registry.ReasonDisconnect).Inc()
 	s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "remove", Action: action, Subject: id.Subject, Name: id.Name,
-		Key: p.Key.String(), Address: p.Addr.String(), Remote: r.RemoteAddr, Reason: reason})
+		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: reason})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -226,6 +226,6 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Peers = append(out.Peers, ps)
 	}
-	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: action, Subject: id.Subject, Name: id.Name, Remote: r.RemoteAddr, Reason: "admin"})
+	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: action, Subject: id.Subject, Name: id.Name, Remote: s.remote(r), Reason: "admin"})
 	writeJSON(w, http.StatusOK, out)
 }
