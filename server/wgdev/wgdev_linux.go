@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/ipc"
@@ -81,6 +82,8 @@ func Open(o Options) (d *Device, err error) {
 		switch {
 		case kerr == nil:
 			d.kind = KindKernel
+		case errors.Is(kerr, unix.EPERM):
+			return d, fmt.Errorf("creating interface %s: %w (the server needs the NET_ADMIN capability)", o.Name, kerr)
 		case o.Mode == ModeKernel:
 			return d, fmt.Errorf("creating kernel WireGuard interface %s: %w (the node's kernel has no WireGuard module: use --wg-mode=auto or userspace)", o.Name, kerr)
 		default:
