@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,6 +42,9 @@ type SearchDomainWatcher struct {
 	suffix  string
 	log     *slog.Logger
 
+	// dirty is set by every namespace event; the list is rebuilt on the next
+	// read, so a burst of events (thousands at start) costs one rebuild.
+	dirty   atomic.Bool
 	mu      sync.RWMutex
 	domains []string
 }
@@ -80,11 +84,11 @@ func WatchSearchDomains(ctx context.Context, client kubernetes.Interface, opts S
 		suffix:  ".svc." + domain,
 		log:     log,
 	}
-	recompute := func(any) { w.recompute() }
+	changed := func(any) { w.dirty.Store(true) }
 	if _, err := nsInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    recompute,
-		UpdateFunc: func(_, n any) { recompute(n) },
-		DeleteFunc: recompute,
+		AddFunc:    changed,
+		UpdateFunc: func(_, n any) { changed(n) },
+		DeleteFunc: changed,
 	}); err != nil {
 		return nil, fmt.Errorf("watch namespaces: %w", err)
 	}
@@ -101,6 +105,9 @@ func WatchSearchDomains(ctx context.Context, client kubernetes.Interface, opts S
 
 // SearchDomains returns the current list, sorted; the caller owns the slice.
 func (w *SearchDomainWatcher) SearchDomains() []string {
+	if w.dirty.Swap(false) {
+		w.recompute()
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return slices.Clone(w.domains)

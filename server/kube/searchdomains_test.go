@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -109,5 +110,31 @@ func TestSearchDomainsAPIDown(t *testing.T) {
 	_, err := WatchSearchDomains(context.Background(), client, SearchDomainOptions{Logger: quietLogger()})
 	if err == nil || errors.Is(err, ErrNamespacesForbidden) || !strings.Contains(err.Error(), "cannot list namespaces") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// BenchmarkSearchDomains is the per-registration cost of the namespace search
+// domains (the server calls SearchDomains for every POST /v1/peers), with 500
+// namespaces.
+func BenchmarkSearchDomains(b *testing.B) {
+	client := fake.NewClientset()
+	for i := range 500 {
+		if _, err := client.CoreV1().Namespaces().Create(context.Background(),
+			namespace(fmt.Sprintf("team-%03d", i)), metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := WatchSearchDomains(ctx, client, SearchDomainOptions{Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := len(w.SearchDomains()); n != 500 {
+		b.Fatalf("%d domains, want 500", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = w.SearchDomains()
 	}
 }
