@@ -386,7 +386,9 @@ func (t *Tunnel) Reconfigure(ctx context.Context, cfg Config) error {
 	t.cfg = cfg
 	if cfg.Address != old.Address {
 		// Old one first: deleting a primary IPv4 address also deletes the
-		// secondaries of its subnet, which the new one would be.
+		// secondaries of its subnet, which the new one would be. Deleting
+		// the last IPv4 address flushes the interface's routes, so they are
+		// all added again below.
 		if err := t.ops.delAddr(t.name, old.Address); err != nil {
 			return fmt.Errorf("cannot remove old address %s: %w", old.Address, err)
 		}
@@ -394,6 +396,8 @@ func (t *Tunnel) Reconfigure(ctx context.Context, cfg Config) error {
 		if err := t.addAddress(cfg.Address); err != nil {
 			return err
 		}
+		t.routes = nil
+		_ = t.j.forget(func(e entry) bool { return e.Kind == kindRoute })
 	}
 	if cfg.MTU != old.MTU {
 		if err := t.ops.linkUp(t.name, cfg.MTU); err != nil {

@@ -96,12 +96,26 @@ func (netlinkOps) delAddr(link string, p netip.Prefix) error {
 	return nil
 }
 
+// addRoute adds a route through link; one that is already there through
+// link is fine, through another interface it is errExists.
 func (netlinkOps) addRoute(link string, p netip.Prefix) error {
 	l, err := netlink.LinkByName(link)
 	if err != nil {
 		return err
 	}
-	return addErr(netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK}))
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p), Scope: netlink.SCOPE_LINK}
+	err = netlink.RouteAdd(r)
+	if errors.Is(err, unix.EEXIST) {
+		fam := netlink.FAMILY_V4
+		if p.Addr().Is6() {
+			fam = netlink.FAMILY_V6
+		}
+		have, lerr := netlink.RouteListFiltered(fam, r, netlink.RT_FILTER_DST|netlink.RT_FILTER_OIF)
+		if lerr == nil && len(have) > 0 {
+			return nil
+		}
+	}
+	return addErr(err)
 }
 
 func (netlinkOps) delRoute(link string, p netip.Prefix) error {

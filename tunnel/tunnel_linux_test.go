@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,10 +218,11 @@ func TestTunnelRoutingLoopPin(t *testing.T) {
 func TestTunnelReconfigureRotatesKey(t *testing.T) {
 	if isChild(t) {
 		tp, priv, peerPub, jdir := childEnv(t)
-		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24")
+		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24", "10.202.100.0/24")
 		cfg.JournalDir = jdir
 		tn := up(t, cfg)
 		waitHandshake(t, tn)
+		run(t, "ping", "-c", "1", "-W", "5", "10.202.100.1")
 		l1, _ := netlink.LinkByName(cfg.Interface)
 		next := newKey(t)
 		pk, nk := priv.Public(), next.Public()
@@ -228,13 +230,20 @@ func TestTunnelReconfigureRotatesKey(t *testing.T) {
 		cfg2 := cfg
 		cfg2.PrivateKey = next
 		cfg2.Address = netip.MustParsePrefix("100.82.0.3/24")
-		cfg2.Peer.AllowedIPs = append(cfg2.Peer.AllowedIPs, netip.MustParsePrefix("10.202.100.0/24"))
+		cfg2.Peer.AllowedIPs = append(slices.Clone(cfg2.Peer.AllowedIPs), netip.MustParsePrefix("10.202.101.0/24"))
 		if err := tn.Reconfigure(t.Context(), cfg2); err != nil {
 			t.Fatal(err)
 		}
 		l2, _ := netlink.LinkByName(cfg.Interface)
 		if l1 == nil || l2 == nil || l1.Attrs().Index != l2.Attrs().Index {
 			t.Fatal("the interface was recreated by Reconfigure")
+		}
+		// The routes that were there before the address changed are still
+		// there (removing the last IPv4 address flushes them in the kernel).
+		for _, r := range []string{"10.202.100.0/24", "10.202.101.0/24"} {
+			if got := routeShow(t, r); !strings.Contains(got, "dev "+cfg.Interface) {
+				t.Fatalf("route %s after Reconfigure: %q", r, got)
+			}
 		}
 		run(t, "ping", "-c", "1", "-W", "5", "10.202.100.1")
 		addrs, _ := netlink.AddrList(l2, netlink.FAMILY_V4)
