@@ -52,6 +52,7 @@ func TestPolicy(t *testing.T) {
 			checkRBAC(t, r, d, cfg)
 			checkPDB(t, r, d)
 			checkIngress(t, r, d)
+			checkNetworkPolicy(t, r, d)
 		})
 	}
 }
@@ -89,6 +90,9 @@ func (r *rendered) namespaced() []nsObject {
 	}
 	for _, o := range r.ingresses {
 		add("Ingress", o.Name, o.Namespace)
+	}
+	for _, o := range r.netpols {
+		add("NetworkPolicy", o.Name, o.Namespace)
 	}
 	for _, o := range r.pdbs {
 		add("PodDisruptionBudget", o.Name, o.Namespace)
@@ -517,4 +521,33 @@ func flagNames(fs interface {
 	var names []string
 	fs.VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
 	return names
+}
+
+// checkNetworkPolicy: a policy selects the server pod, admits WireGuard UDP
+// from anywhere, and names only ports the server exposes.
+func checkNetworkPolicy(t *testing.T, r *rendered, d *appsv1.Deployment) {
+	t.Helper()
+	c := container(t, d, serverCont)
+	wg := containerPort(t, c, "wireguard")
+	for _, np := range r.netpols {
+		sel := labels.SelectorFromSet(np.Spec.PodSelector.MatchLabels)
+		if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("NetworkPolicy %s does not select the server pod", np.Name)
+		}
+		var udpOpen bool
+		for _, rule := range np.Spec.Ingress {
+			for _, p := range rule.Ports {
+				cp := resolvePort(t, c, *p.Port)
+				if cp == 0 {
+					t.Errorf("NetworkPolicy %s admits port %s, which the server does not expose", np.Name, p.Port.String())
+				}
+				if cp == wg.ContainerPort && p.Protocol != nil && *p.Protocol == corev1.ProtocolUDP && len(rule.From) == 0 {
+					udpOpen = true
+				}
+			}
+		}
+		if !udpOpen {
+			t.Errorf("NetworkPolicy %s does not admit WireGuard (UDP %d) from anywhere", np.Name, wg.ContainerPort)
+		}
+	}
 }

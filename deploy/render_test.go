@@ -47,10 +47,10 @@ func (v variant) String() string {
 var variants = []variant{
 	{dir: "base"},
 	{dir: "overlays/aks"},
-	{dir: "overlays/aks", components: []string{"components/aks-internal-lb", "components/namespace-search"}},
+	{dir: "overlays/aks", components: []string{"components/aks-internal-lb", "components/namespace-search", "components/network-policy"}},
 	{dir: "overlays/aks", components: []string{"components/ip-forward-sysctl", "components/userspace-tun"}},
 	{dir: "overlays/dev"},
-	{dir: "overlays/dev", components: []string{"components/namespace-search", "components/ip-forward-sysctl"}},
+	{dir: "overlays/dev", components: []string{"components/namespace-search", "components/ip-forward-sysctl", "components/network-policy"}},
 }
 
 // rendered is what kubectl apply -k would send, decoded into typed objects.
@@ -65,6 +65,7 @@ type rendered struct {
 	clusterRoles []*rbacv1.ClusterRole
 	clusterBinds []*rbacv1.ClusterRoleBinding
 	ingresses    []*networkingv1.Ingress
+	netpols      []*networkingv1.NetworkPolicy
 	pdbs         []*policyv1.PodDisruptionBudget
 	certificates []*certificate
 	issuers      []*issuer
@@ -145,6 +146,8 @@ func (r *rendered) add(t *testing.T, obj runtime.Object) {
 		r.clusterBinds = append(r.clusterBinds, o)
 	case *networkingv1.Ingress:
 		r.ingresses = append(r.ingresses, o)
+	case *networkingv1.NetworkPolicy:
+		r.netpols = append(r.netpols, o)
 	case *policyv1.PodDisruptionBudget:
 		r.pdbs = append(r.pdbs, o)
 	default:
