@@ -14,7 +14,7 @@ IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 image:
 	@if docker info >/dev/null 2>&1; then \
 		echo "building $(IMAGE) with docker"; \
-		DOCKER_BUILDKIT=1 docker build -f deploy/Dockerfile --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE) .; \
+		docker build -f deploy/Dockerfile --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE) .; \
 	elif command -v podman >/dev/null 2>&1 && podman info >/dev/null 2>&1; then \
 		echo "building $(IMAGE) with podman"; \
 		podman build -f deploy/Dockerfile --ignorefile deploy/Dockerfile.dockerignore --build-arg VERSION=$(IMAGE_VERSION) -t $(IMAGE) .; \
