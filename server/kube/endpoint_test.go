@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +271,37 @@ func TestWatchEndpointArguments(t *testing.T) {
 	}
 	if _, err := WatchEndpoint(context.Background(), fake.NewClientset(), EndpointOptions{Namespace: "a"}); err == nil {
 		t.Fatal("missing Service name accepted")
+	}
+}
+
+// A watch that reports 410 Gone (the version it started from is too old, as
+// after an API server restart) makes the watcher read the Service afresh.
+func TestEndpointRereadsAfterGone(t *testing.T) {
+	client := fake.NewClientset(lbService())
+	var gone atomic.Bool
+	client.PrependWatchReactor("services", func(k8stesting.Action) (bool, watch.Interface, error) {
+		if gone.Swap(true) {
+			return false, nil, nil // later watches: the fake's real ones
+		}
+		fw := watch.NewFakeWithChanSize(1, false)
+		fw.Error(&apierrors.NewResourceExpired("too old resource version: 1 (5)").ErrStatus)
+		return true, fw, nil
+	})
+	w := startEndpoint(t, client, EndpointOptions{})
+	waitNotReady(t, w, "has no address yet")
+	waitFor(t, "the Gone watch to be used", func() (bool, string) { return gone.Load(), "" })
+	svc := lbService(corev1.LoadBalancerIngress{IP: "20.31.4.7"})
+	if _, err := client.CoreV1().Services(testNS).UpdateStatus(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEndpoint(t, w, "20.31.4.7:51820")
+	var gets int
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "get" && a.GetResource().Resource == "services" {
+			gets++
+		}
+	}
+	if gets < 2 {
+		t.Fatalf("the Service was read %d time(s); after 410 Gone it must be read again", gets)
 	}
 }
