@@ -17,14 +17,18 @@ import (
 // dnsState is the DNS mechanism a tunnel uses now.
 type dnsState struct {
 	mode DNSMode
-	stub *stubServer
+	file string   // the managed resolv.conf (stub and resolv.conf modes)
+	user *dnsUser // our share of it
 }
 
-func (s *dnsState) stop() {
-	if s.stub != nil {
-		s.stub.close()
-		s.stub = nil
+// leaveDNS takes the tunnel out of a managed resolv.conf.
+func (t *Tunnel) leaveDNS() error {
+	if t.dns.user == nil {
+		return nil
 	}
+	err := leaveResolvConf(t.dns.file, t.dns.user, t.log)
+	t.dns.user = nil
+	return err
 }
 
 func sameDNS(a, b Config) bool {
@@ -58,19 +62,12 @@ func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
 		return nil
 	case DNSResolved:
 		return setResolved(ctx, t.j, cfg.DBusAddress, t.name, t.index, cfg.DNS.Servers, domains)
-	case DNSResolvConf:
-		t.log.Warn("DNS via resolv.conf only: every DNS query now goes to the cluster's DNS servers "+
-			"(it forwards what it does not serve); use systemd-resolved or the stub mode for real split DNS",
-			"servers", cfg.DNS.Servers)
-		return writeResolvConf(t.j, cfg.ResolvConf, t.name, func(orig []byte) []byte {
-			ns := append(slices.Clone(cfg.DNS.Servers), parseResolvConf(orig).nameservers...)
-			return resolvConfContent(orig, t.name, ns, cfg.DNS.Search)
-		})
-	case DNSStub:
-		orig, _ := os.ReadFile(cfg.ResolvConf)
-		upstream := parseResolvConf(orig).nameservers
-		stub, err := startStub(cfg.StubAddress, domains.all(), port53(cfg.DNS.Servers), port53(upstream), t.log)
-		if err != nil && cfg.DNSMode == DNSAuto {
+	case DNSResolvConf, DNSStub:
+		u := &dnsUser{iface: t.name, j: t.j, stub: mode == DNSStub, servers: cfg.DNS.Servers,
+			search: domains.search, domains: domains.all(), stubAddr: cfg.StubAddress}
+		err := joinResolvConf(cfg.ResolvConf, u, t.log)
+		t.dns.file, t.dns.user = cfg.ResolvConf, u // even on error: Close hands back what joined
+		if err != nil && mode == DNSStub && cfg.DNSMode == DNSAuto && !errors.Is(err, errRewritten) {
 			// Chosen by us, not asked for: fall back rather than fail.
 			t.log.Warn("cannot start the local DNS forwarder; falling back to resolv.conf only",
 				"listen", cfg.StubAddress, "err", err)
@@ -78,19 +75,26 @@ func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
 			return t.applyDNS(ctx, cfg)
 		}
 		if err != nil {
-			return fmt.Errorf("cannot start the local DNS forwarder on %s (is another DNS server using it?): %w", cfg.StubAddress, err)
+			if mode == DNSStub {
+				return fmt.Errorf("cannot set up split DNS through the local forwarder on %s (is another DNS server using it?): %w", cfg.StubAddress, err)
+			}
+			return err
 		}
-		t.dns.stub = stub
-		return writeResolvConf(t.j, cfg.ResolvConf, t.name, func(orig []byte) []byte {
-			return resolvConfContent(orig, t.name, []netip.Addr{cfg.StubAddress.Addr()}, cfg.DNS.Search)
-		})
+		if mode == DNSResolvConf {
+			t.log.Warn("DNS via resolv.conf only: every DNS query now goes to the cluster's DNS servers "+
+				"(it forwards what it does not serve); use systemd-resolved or the stub mode for real split DNS",
+				"servers", cfg.DNS.Servers)
+		}
+		return nil
 	}
 	return fmt.Errorf("DNS mode %q is not available", mode)
 }
 
 // undoDNS reverts the current DNS setup (for Reconfigure).
 func (t *Tunnel) undoDNS() error {
-	t.dns.stop()
+	if err := t.leaveDNS(); err != nil {
+		return fmt.Errorf("cannot undo the previous DNS setup: %w", err)
+	}
 	for i := len(t.j.Entries) - 1; i >= 0; i-- {
 		e := t.j.Entries[i]
 		if e.Kind != kindResolved && e.Kind != kindResolvConf {
@@ -189,26 +193,6 @@ func resolvConfContent(orig []byte, iface string, ns []netip.Addr, search []stri
 		fmt.Fprintln(&b, o)
 	}
 	return b.Bytes()
-}
-
-// writeResolvConf journals the original content of path, then rewrites it in
-// place (not by rename: under `ip netns exec` and in containers the file is
-// a bind mount, which cannot be renamed over).
-func writeResolvConf(j *journal, path, iface string, content func(orig []byte) []byte) error {
-	orig, err := os.ReadFile(path)
-	created := errors.Is(err, fs.ErrNotExist)
-	if err != nil && !created {
-		return fmt.Errorf("cannot read %s: %w", path, err)
-	}
-	next := content(orig)
-	e := entry{Kind: kindResolvConf, Link: iface, Path: path, Original: orig, Written: next, Created: created}
-	if err := j.record(e); err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, next, 0o644); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return nil
 }
 
 // restoreResolvConf puts the original back, byte for byte, unless another

@@ -6,25 +6,33 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
 // stubServer is the local DNS forwarder that gives real split DNS on systems
-// without systemd-resolved: resolv.conf points at it, it sends the match
-// and search domains to the cluster's DNS and every other name to the
-// nameservers resolv.conf had before, so nothing outside the cluster's
-// domains changes. It lives in the daemon's memory: after a crash, Recover
-// restores resolv.conf and nothing points at it any more.
+// without systemd-resolved: resolv.conf points at it, it sends each
+// profile's match and search domains to that cluster's DNS and every other
+// name to the nameservers resolv.conf had before, so nothing outside the
+// clusters' domains changes. It lives in the daemon's memory: after a crash,
+// Recover restores resolv.conf and nothing points at it any more.
 type stubServer struct {
 	udp, tcp *dns.Server
+	h        *stubHandler
 }
 
-func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.AddrPort, log *slog.Logger) (*stubServer, error) {
+// stubRoute sends names under domains to servers.
+type stubRoute struct {
+	domains []string
+	servers []netip.AddrPort
+}
+
+func startStub(listen netip.AddrPort, upstream []netip.AddrPort, log *slog.Logger) (*stubServer, error) {
 	// Never forward to ourselves (a resolv.conf left by an older stub).
 	upstream = slices.DeleteFunc(slices.Clone(upstream), func(a netip.AddrPort) bool { return a == listen })
-	h := &stubHandler{match: match, cluster: cluster, upstream: upstream, log: log}
+	h := &stubHandler{upstream: upstream, log: log}
 	// Listen here, not in the servers' goroutines: errors are reported now,
 	// and the sockets belong to the caller's network namespace.
 	pc, err := net.ListenPacket("udp", listen.String())
@@ -36,11 +44,17 @@ func startStub(listen netip.AddrPort, match []string, cluster, upstream []netip.
 		pc.Close()
 		return nil, err
 	}
-	s := &stubServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: ln, Handler: h}}
+	s := &stubServer{udp: &dns.Server{PacketConn: pc, Handler: h}, tcp: &dns.Server{Listener: ln, Handler: h}, h: h}
 	go func() { _ = s.udp.ActivateAndServe() }()
 	go func() { _ = s.tcp.ActivateAndServe() }()
-	log.Info("split DNS through the local forwarder", "listen", listen, "cluster", cluster, "domains", match, "others_to", upstream)
+	log.Info("split DNS through the local forwarder", "listen", listen, "others_to", upstream)
 	return s, nil
+}
+
+func (s *stubServer) setRoutes(rs []stubRoute) {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	s.h.routes = rs
 }
 
 // addr is where the stub answers over UDP.
@@ -61,26 +75,42 @@ func (s *stubServer) close() {
 }
 
 type stubHandler struct {
-	match             []string
-	cluster, upstream []netip.AddrPort
-	log               *slog.Logger
+	mu       sync.RWMutex
+	routes   []stubRoute
+	upstream []netip.AddrPort
+	log      *slog.Logger
 }
 
-// matches reports whether name is one of the domains or below one.
-func matches(name string, domains []string) bool {
+// under reports how many characters of d match name when name is d or below
+// it, else -1.
+func under(name, d string) int {
+	if name == d || strings.HasSuffix(name, "."+d) {
+		return len(d)
+	}
+	return -1
+}
+
+// serversFor picks the servers for name: the route with the longest
+// matching domain, else the upstream.
+func (h *stubHandler) serversFor(name string) []netip.AddrPort {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	for _, d := range domains {
-		if name == d || strings.HasSuffix(name, "."+d) {
-			return true
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	best, servers := -1, h.upstream
+	for _, r := range h.routes {
+		for _, d := range r.domains {
+			if n := under(name, d); n > best {
+				best, servers = n, r.servers
+			}
 		}
 	}
-	return false
+	return servers
 }
 
 func (h *stubHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	servers := h.upstream
-	if len(r.Question) == 1 && matches(r.Question[0].Name, h.match) {
-		servers = h.cluster
+	if len(r.Question) == 1 {
+		servers = h.serversFor(r.Question[0].Name)
 	}
 	network := "udp"
 	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {

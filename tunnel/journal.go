@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -67,6 +68,7 @@ func (e entry) String() string {
 // journal that covers it; undo is idempotent, so a recorded change that never
 // happened costs nothing.
 type journal struct {
+	mu      sync.Mutex // other tunnels sharing resolv.conf update our entry
 	path    string
 	Iface   string    `json:"interface"`
 	PID     int       `json:"pid"`
@@ -105,6 +107,8 @@ func loadJournal(path string) (*journal, error) {
 
 // record adds e and makes it durable. Call it before making the change.
 func (j *journal) record(e entry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.Entries = append(j.Entries, e)
 	if err := j.save(); err != nil {
 		j.Entries = j.Entries[:len(j.Entries)-1]
@@ -115,6 +119,8 @@ func (j *journal) record(e entry) error {
 
 // forget drops the entries matching f (after their change was undone).
 func (j *journal) forget(f func(entry) bool) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	kept := j.Entries[:0:0]
 	for _, e := range j.Entries {
 		if !f(e) {
@@ -122,6 +128,18 @@ func (j *journal) forget(f func(entry) bool) error {
 		}
 	}
 	j.Entries = kept
+	return j.save()
+}
+
+// setWritten records what resolv.conf at path holds now.
+func (j *journal) setWritten(path string, b []byte) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i := range j.Entries {
+		if j.Entries[i].Kind == kindResolvConf && j.Entries[i].Path == path {
+			j.Entries[i].Written = b
+		}
+	}
 	return j.save()
 }
 
@@ -170,6 +188,8 @@ type undoer func(e entry) error
 // rollback undoes the entries newest first, keeps those that failed in the
 // journal (removing it when none did) and returns the failures.
 func (j *journal) rollback(undo undoer, log *slog.Logger) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	var errs []error
 	var failed []entry
 	for i := len(j.Entries) - 1; i >= 0; i-- {

@@ -153,12 +153,14 @@ func TestResolvConfRestore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = writeResolvConf(j, path, "gwt0", func(o []byte) []byte {
-				return resolvConfContent(o, "gwt0", []netip.Addr{netip.MustParseAddr("10.0.0.10")}, nil)
-			})
-			if err != nil {
+			u := &dnsUser{iface: "gwt0", j: j, servers: []netip.Addr{netip.MustParseAddr("10.0.0.10")}}
+			if err := joinResolvConf(path, u, quietLog()); err != nil {
 				t.Fatal(err)
 			}
+			// The process dies: its in-memory share of the file is gone.
+			resolvConfs.Lock()
+			delete(resolvConfs.files, path)
+			resolvConfs.Unlock()
 			if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte("nameserver 10.0.0.10")) {
 				t.Fatalf("not written: %q", b)
 			}
@@ -287,23 +289,30 @@ func dnsAnswerer(t *testing.T, ip string) (netip.AddrPort, func() int) {
 	return netip.MustParseAddrPort(pc.LocalAddr().String()), func() int { mu.Lock(); defer mu.Unlock(); return len(asked) }
 }
 
-// The stub forwarder sends the cluster's domains to the cluster and every
-// other name to the original nameservers (loopback servers stand in for both).
+// The stub forwarder sends each profile's domains to that cluster's DNS
+// (the longest matching domain wins) and every other name to the original
+// nameservers; loopback servers stand in for all three.
 func TestStubSplits(t *testing.T) {
-	cluster, clusterAsked := dnsAnswerer(t, "10.202.100.7")
-	upstream, upstreamAsked := dnsAnswerer(t, "192.0.2.1")
-	stub, err := startStub(netip.MustParseAddrPort("127.0.0.1:0"), []string{"svc.cluster.local", "cluster.local"},
-		[]netip.AddrPort{cluster}, []netip.AddrPort{upstream}, quietLog())
+	clusterA, askedA := dnsAnswerer(t, "10.202.100.7")
+	clusterB, askedB := dnsAnswerer(t, "10.202.200.7")
+	upstream, askedUp := dnsAnswerer(t, "192.0.2.1")
+	stub, err := startStub(netip.MustParseAddrPort("127.0.0.1:0"), []netip.AddrPort{upstream}, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stub.close()
+	stub.setRoutes([]stubRoute{
+		{domains: []string{"svc.cluster.local", "cluster.local"}, servers: []netip.AddrPort{clusterA}},
+		{domains: []string{"corp.internal", "b.svc.cluster.local"}, servers: []netip.AddrPort{clusterB}},
+	})
 	c := &dns.Client{Timeout: 3 * time.Second}
 	for name, want := range map[string]string{
 		"prometheus.monitoring.svc.cluster.local.": "10.202.100.7",
-		"CLUSTER.LOCAL.":    "10.202.100.7",
-		"www.example.com.":  "192.0.2.1",
-		"notcluster.local.": "192.0.2.1",
+		"CLUSTER.LOCAL.":           "10.202.100.7",
+		"db.corp.internal.":        "10.202.200.7",
+		"api.b.svc.cluster.local.": "10.202.200.7", // longest match
+		"www.example.com.":         "192.0.2.1",
+		"notcluster.local.":        "192.0.2.1",
 	} {
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -312,11 +321,11 @@ func TestStubSplits(t *testing.T) {
 			t.Fatalf("%s: %v %v, want %s", name, r, err, want)
 		}
 	}
-	if n, m := clusterAsked(), upstreamAsked(); n != 2 || m != 2 {
-		t.Fatalf("cluster asked %d names, upstream %d, want 2 and 2", n, m)
+	if a, b, u := askedA(), askedB(), askedUp(); a != 2 || b != 2 || u != 2 {
+		t.Fatalf("asked: cluster A %d, cluster B %d, upstream %d; want 2 each", a, b, u)
 	}
 	// No upstream at all: SERVFAIL, not a hang.
-	lone, err := startStub(netip.MustParseAddrPort("127.0.0.1:0"), []string{"cluster.local"}, nil, nil, quietLog())
+	lone, err := startStub(netip.MustParseAddrPort("127.0.0.1:0"), nil, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +334,59 @@ func TestStubSplits(t *testing.T) {
 	m.SetQuestion("www.example.com.", dns.TypeA)
 	if r, _, err := c.Exchange(m, lone.addr()); err != nil || r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("no upstream: %v %v", r, err)
+	}
+}
+
+// Two profiles share one resolv.conf and go down in any order: the file
+// always lists both while both are up, and the original comes back at the
+// end, byte for byte.
+func TestSharedResolvConf(t *testing.T) {
+	for _, order := range [][2]int{{0, 1}, {1, 0}} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "resolv.conf")
+		orig := []byte("nameserver 192.0.2.53\nsearch corp.example\n")
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var users []*dnsUser
+		for i, iface := range []string{"gwt0", "gwt1"} {
+			j, err := newJournal(filepath.Join(dir, iface), iface)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := &dnsUser{iface: iface, j: j, servers: []netip.Addr{netip.AddrFrom4([4]byte{10, 202, byte(i), 10})},
+				search: []string{fmt.Sprintf("svc.c%d.local", i)}}
+			if err := joinResolvConf(path, u, quietLog()); err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, u)
+		}
+		both, _ := os.ReadFile(path)
+		if !bytes.Contains(both, []byte("nameserver 10.202.0.10\nnameserver 10.202.1.10\nnameserver 192.0.2.53\n")) ||
+			!bytes.Contains(both, []byte("search svc.c0.local svc.c1.local corp.example\n")) {
+			t.Fatalf("both profiles:\n%s", both)
+		}
+		// Every journal knows what the file holds now (for Recover).
+		for _, u := range users {
+			j, _ := loadJournal(u.j.path)
+			if !bytes.Equal(j.Entries[0].Written, both) || !bytes.Equal(j.Entries[0].Original, orig) {
+				t.Fatalf("journal of %s out of date", u.iface)
+			}
+		}
+		first, second := users[order[0]], users[order[1]]
+		if err := leaveResolvConf(path, first, quietLog()); err != nil {
+			t.Fatal(err)
+		}
+		one, _ := os.ReadFile(path)
+		if bytes.Contains(one, []byte(first.search[0])) || !bytes.Contains(one, []byte(second.search[0])) {
+			t.Fatalf("after %s left:\n%s", first.iface, one)
+		}
+		if err := leaveResolvConf(path, second, quietLog()); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+			t.Fatalf("order %v: not restored: %q", order, b)
+		}
 	}
 }
 

@@ -302,7 +302,10 @@ func (t *Tunnel) Close() error {
 	}
 	t.closed = true
 	defer releaseInterface(t.cfg.Interface)
-	t.dns.stop()
+	if err := t.leaveDNS(); err != nil {
+		// Its journal entry stays: the rollback below restores the file.
+		t.log.Warn("could not hand back the shared DNS file", "err", err)
+	}
 	closeDevice := func() error {
 		if t.uapi != nil {
 			_ = t.uapi.Close()
