@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -337,4 +338,70 @@ func TestDNSResolvedOverDBus(t *testing.T) {
 	tp := newTopo(t)
 	priv := newKey(t)
 	tp.runChild(t, priv, tp.startPeer(t, priv.Public()), nil)
+}
+
+// Two profiles (two clusters, two tunnels) on a system without resolved:
+// one stub forwarder serves both clusters' domains, and the first profile
+// can go down before the second without breaking the second's DNS; the
+// original resolv.conf comes back when both are down.
+func TestDNSTwoProfilesShareTheStub(t *testing.T) {
+	if isChild(t) {
+		cfgA, tp := dnsClientConfig(t)
+		cfgA.DBusAddress = "unix:path=" + filepath.Join(t.TempDir(), "no-bus")
+		cfgB := cfgA
+		cfgB.Interface = "gwt" + tp.id + "u"
+		cfgB.Address = netip.MustParsePrefix("100.82.1.2/24")
+		b, _ := hex.DecodeString(os.Getenv("GWT_PEER2"))
+		copy(cfgB.Peer.PublicKey[:], b)
+		cfgB.Peer.Endpoint = netip.MustParseAddrPort("10.202.1.2:51821")
+		cfgB.Peer.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("100.82.1.0/24"), netip.MustParsePrefix("10.202.101.0/24")}
+		cfgB.DNS = DNS{Servers: []netip.Addr{netip.MustParseAddr("10.202.101.1")}, Search: []string{"corp.internal"}}
+		cfgB.StubAddress = netip.MustParseAddrPort("127.0.0.154:53")
+		before, _ := os.ReadFile("/etc/resolv.conf")
+		tnA := up(t, cfgA)
+		tnB := up(t, cfgB)
+		waitHandshake(t, tnA)
+		waitHandshake(t, tnB)
+		check := func(name, want string) {
+			if out := getent(t, name); !strings.Contains(out, want) {
+				t.Fatalf("%s: %q, want %s", name, out, want)
+			}
+		}
+		check("prometheus", "10.202.100.7")
+		check("db.corp.internal", "10.202.101.7")
+		check("www.example.com", "192.0.2.1")
+		if err := tnA.Close(); err != nil {
+			t.Fatal(err)
+		}
+		check("db.corp.internal", "10.202.101.7")
+		check("www.example.com", "192.0.2.1")
+		if rc, _ := os.ReadFile("/etc/resolv.conf"); strings.Contains(string(rc), "cluster.local") || !strings.Contains(string(rc), "corp.internal") {
+			t.Fatalf("after the first profile went down:\n%s", rc)
+		}
+		if err := tnB.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.ReadFile("/etc/resolv.conf"); !bytes.Equal(after, before) {
+			t.Fatalf("resolv.conf not restored byte for byte: %q", after)
+		}
+		return
+	}
+	tp := newTopo(t)
+	testenvTools(t, "getent")
+	run(t, "ip", "-n", tp.client, "addr", "add", "10.202.9.53/32", "dev", "lo")
+	dir := filepath.Join("/etc/netns", tp.client)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, "resolv.conf"), []byte(origResolvConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	priv := newKey(t)
+	p := tp.startPeer(t, priv.Public())
+	p2 := tp.startPeerN(t, priv.Public(), 1)
+	serveDNS(t, tp.server, "10.202.100.1:53", "cluster.local.", "10.202.100.7")
+	serveDNS(t, tp.server, "10.202.101.1:53", "corp.internal.", "10.202.101.7")
+	serveDNS(t, tp.client, "10.202.9.53:53", ".", "192.0.2.1")
+	tp.runChild(t, priv, p, nil, "GWT_PEER2="+hex.EncodeToString(p2.pub[:]))
 }

@@ -97,6 +97,7 @@ func newTopo(t testing.TB) *topo {
 		{"-n", tp.server, "link", "set", "lo", "up"},
 		{"-n", tp.server, "addr", "add", "10.202.100.1/32", "dev", "lo"},
 		{"-n", tp.server, "addr", "add", "10.202.50.1/32", "dev", "lo"},
+		{"-n", tp.server, "addr", "add", "10.202.101.1/32", "dev", "lo"},
 	} {
 		run(t, append([]string{"ip"}, c...)...)
 	}
@@ -112,19 +113,24 @@ type peer struct {
 
 // startPeer runs a wireguard-go device in the server namespace listening on
 // :51820 with address 100.82.0.1/24, accepting client.
-func (tp *topo) startPeer(t testing.TB, client Key) *peer {
+func (tp *topo) startPeer(t testing.TB, client Key) *peer { return tp.startPeerN(t, client, 0) }
+
+// startPeerN is peer number n (a second cluster for n = 1): port 51820+n,
+// address 100.82.n.1/24, client 100.82.n.2.
+func (tp *topo) startPeerN(t testing.TB, client Key, n int) *peer {
 	t.Helper()
 	priv, _ := wgtypes.GeneratePrivateKey()
 	p := &peer{pub: priv.PublicKey(), priv: priv}
-	name := "gwt" + tp.id + "p"
+	name := "gwt" + tp.id + string(rune('p'+n))
+	port := 51820 + n
 	inNS(t, tp.server, func() {
 		td, err := tun.CreateTUN(name, 1420)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.dev = device.NewDevice(td, conn.NewDefaultBind(), device.NewLogger(device.LogLevelSilent, ""))
-		cfg := fmt.Sprintf("private_key=%s\nlisten_port=51820\npublic_key=%s\nallowed_ip=100.82.0.2/32\n",
-			hex.EncodeToString(priv[:]), hex.EncodeToString(client[:]))
+		cfg := fmt.Sprintf("private_key=%s\nlisten_port=%d\npublic_key=%s\nallowed_ip=100.82.%d.2/32\n",
+			hex.EncodeToString(priv[:]), port, hex.EncodeToString(client[:]), n)
 		if err := p.dev.IpcSet(cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -134,14 +140,14 @@ func (tp *topo) startPeer(t testing.TB, client Key) *peer {
 		// wireguard-go's event goroutine may have started the device (and
 		// opened its socket) on a thread outside this namespace: a
 		// listen_port line rebinds it here, on this thread.
-		if err := p.dev.IpcSet("listen_port=51820\n"); err != nil {
+		if err := p.dev.IpcSet(fmt.Sprintf("listen_port=%d\n", port)); err != nil {
 			t.Fatal(err)
 		}
 		l, err := netlink.LinkByName(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix("100.82.0.1/24"))}); err != nil {
+		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix(fmt.Sprintf("100.82.%d.1/24", n)))}); err != nil {
 			t.Fatal(err)
 		}
 		if err := netlink.LinkSetUp(l); err != nil {

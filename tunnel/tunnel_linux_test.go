@@ -65,7 +65,7 @@ func tcpRoundTrip(t testing.TB, addr string) {
 func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 	if isChild(t) {
 		tp, priv, peerPub, jdir := childEnv(t)
-		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24", "10.202.100.0/24")
+		cfg := tp.clientConfig(t, priv, &peer{pub: peerPub}, "10.202.1.2:51820", "100.82.0.0/24", "10.202.100.0/24", "fd00:202:100::/48")
 		cfg.JournalDir = jdir
 		cfg.MTU = 1380
 		// Someone else's interface of the same name is refused and left alone.
@@ -94,6 +94,9 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		}
 		if r := routeShow(t, "10.202.100.0/24"); !strings.Contains(r, "dev "+cfg.Interface) {
 			t.Fatalf("route 10.202.100.0/24: %q", r)
+		}
+		if r := run(t, "ip", "-6", "route", "show", "fd00:202:100::/48"); !strings.Contains(r, "dev "+cfg.Interface) {
+			t.Fatalf("route fd00:202:100::/48: %q", r)
 		}
 		s := waitHandshake(t, tn)
 		t.Logf("handshake at %s", s.LatestHandshake)
@@ -128,7 +131,8 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		if _, err := netlink.LinkByName(cfg.Interface); err == nil {
 			t.Fatal("interface still exists after Close")
 		}
-		if r := run(t, "ip", "route", "show"); strings.Contains(r, "100.82.") || strings.Contains(r, "10.202.100.") {
+		if r := run(t, "ip", "route", "show") + run(t, "ip", "-6", "route", "show"); strings.Contains(r, "100.82.") ||
+			strings.Contains(r, "10.202.100.") || strings.Contains(r, "fd00:202:100:") {
 			t.Fatalf("route left after Close:\n%s", r)
 		}
 		if _, err := os.Stat(journalPath(cfg.JournalDir, cfg.Interface)); !errors.Is(err, fs.ErrNotExist) {
