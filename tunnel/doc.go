@@ -54,7 +54,8 @@
 //     bus: SetLinkDNS, SetLinkDomains (search domains as plain entries, match
 //     domains as routing-only ~entries), SetLinkDefaultRoute(false); RevertLink
 //     on undo. Real split DNS, nothing else changes.
-//   - otherwise the stub: a small forwarder on 127.0.0.153:53 (miekg/dns)
+//   - otherwise the stub: a small forwarder on Config.StubAddress (default
+//     127.0.0.153:53; github.com/miekg/dns)
 //     sends the match and search domains to the cluster's DNS and every other
 //     name to the nameservers resolv.conf had; resolv.conf is rewritten to
 //     point at it with the search domains added. Real split DNS on
@@ -63,6 +64,14 @@
 //     the original nameservers, plus the search domains. glibc asks the first
 //     server for every name, so ALL queries go to the cluster's DNS (CoreDNS
 //     forwards what it does not serve); logged as a warning when chosen.
+//
+// Tunnels of one process (one per profile) that use the stub or resolv.conf
+// modes share the file and one forwarder: the file lists every profile's
+// search domains, the forwarder routes each profile's domains to its own
+// cluster (the longest matching domain wins; for identical domains the
+// first profile up wins), and profiles may go down in any order. Each
+// profile's journal holds the original and the current content, so Recover
+// works from any one of them.
 //
 // resolv.conf is rewritten in place (not renamed over: under `ip netns exec`
 // and in containers it is a bind mount) and restored byte for byte, unless

@@ -341,7 +341,11 @@ func TestStubSplits(t *testing.T) {
 // always lists both while both are up, and the original comes back at the
 // end, byte for byte.
 func TestSharedResolvConf(t *testing.T) {
-	for _, order := range [][2]int{{0, 1}, {1, 0}} {
+	for _, tc := range []struct {
+		order [2]int
+		crash bool
+	}{{[2]int{0, 1}, false}, {[2]int{1, 0}, false}, {[2]int{}, true}} {
+		order := tc.order
 		dir := t.TempDir()
 		path := filepath.Join(dir, "resolv.conf")
 		orig := []byte("nameserver 192.0.2.53\nsearch corp.example\n")
@@ -372,6 +376,24 @@ func TestSharedResolvConf(t *testing.T) {
 			if !bytes.Equal(j.Entries[0].Written, both) || !bytes.Equal(j.Entries[0].Original, orig) {
 				t.Fatalf("journal of %s out of date", u.iface)
 			}
+		}
+		if tc.crash {
+			// A crash instead: Recover from both journals in one directory.
+			crashDir := filepath.Join(dir, "crash")
+			_ = os.MkdirAll(crashDir, 0o700)
+			for _, u := range users {
+				_ = os.Rename(u.j.path, journalPath(crashDir, u.iface))
+			}
+			resolvConfs.Lock()
+			delete(resolvConfs.files, path)
+			resolvConfs.Unlock()
+			if err := Recover(crashDir, quietLog()); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, orig) {
+				t.Fatalf("Recover of two shared journals: %q", b)
+			}
+			continue
 		}
 		first, second := users[order[0]], users[order[1]]
 		if err := leaveResolvConf(path, first, quietLog()); err != nil {
