@@ -31,7 +31,9 @@ func TestInteropStockWireGuard(t *testing.T) {
 	if _, err := tp.StartIdP(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tp.StartServer(ctx, c, topo.ServerOptions{}); err != nil {
+	// The server refreshes peers' live stats on its sweep: sweep every second
+	// so GET shows the handshake promptly.
+	if _, err := tp.StartServer(ctx, c, topo.ServerOptions{SweepInterval: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	token, err := tp.Token(ctx, topo.UserDemo)
