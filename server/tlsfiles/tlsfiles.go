@@ -11,11 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
+	"github.com/ghostwire/ghostwire/server/filewatch"
 )
 
 // Reloader holds the current certificate.
@@ -95,48 +94,11 @@ func (r *Reloader) TLSConfig() *tls.Config {
 // poll interval in case events are missed (some volume types send none).
 // It returns when ctx ends.
 func (r *Reloader) Watch(ctx context.Context, poll time.Duration) {
-	try := func(why string) {
+	filewatch.Watch(ctx, []string{r.certFile, r.keyFile}, poll, r.log, func(why string) {
 		if changed, err := r.reload(); err != nil {
 			r.log.Error("keeping the current TLS certificate: the new files are not usable", "error", err.Error(), "trigger", why)
 		} else if changed {
 			r.log.Info("TLS certificate reloaded", "trigger", why)
 		}
-	}
-	var events <-chan fsnotify.Event
-	if w, err := fsnotify.NewWatcher(); err != nil {
-		r.log.Warn("watching TLS files failed; polling only", "error", err.Error())
-	} else {
-		defer w.Close()
-		for _, d := range uniq(filepath.Dir(r.certFile), filepath.Dir(r.keyFile)) {
-			if err := w.Add(d); err != nil {
-				r.log.Warn("watching TLS directory failed; polling it", "dir", d, "error", err.Error())
-			}
-		}
-		events = w.Events
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			// Writers replace files in several steps; let them finish.
-			time.Sleep(100 * time.Millisecond)
-			try("file change")
-		case <-t.C:
-			try("poll")
-		}
-	}
-}
-
-func uniq(a, b string) []string {
-	if a == b {
-		return []string{a}
-	}
-	return []string{a, b}
+	})
 }
