@@ -24,6 +24,8 @@ var (
 	ErrNotFound = errors.New("no such peer")
 	// ErrRateLimited: the owner created new peers faster than RegisterRate.
 	ErrRateLimited = errors.New("too many new registrations")
+	// ErrDenied: Options.Denied refuses the owner (the deny list).
+	ErrDenied = errors.New("owner is denied")
 	ErrExhausted   = pool.ErrExhausted
 )
 
@@ -31,6 +33,9 @@ var (
 type Owner struct {
 	Subject string
 	Name    string
+	// ObjectID is the Entra oid (when the token has one), so an admin can
+	// name the user by it (deny list, bulk removal).
+	ObjectID string
 }
 
 // Device is the WireGuard device as the registry needs it: one peer at a time.
@@ -69,6 +74,10 @@ const (
 	ReasonNoHandshake = "no_handshake"
 	ReasonExpired     = "expired"
 	ReasonShutdown    = "shutdown"
+	// ReasonAdmin: an admin removed someone else's peer.
+	ReasonAdmin = "admin"
+	// ReasonDenied: the owner is on the deny list.
+	ReasonDenied = "denied"
 	// ReasonUnknown: a peer on the device the registry never registered
 	// (added by hand with `wg set`, say): the device holds registered peers only.
 	ReasonUnknown = "unknown"
@@ -97,7 +106,12 @@ type Options struct {
 	// could drain the pool. 0 means no limit.
 	RegisterRate  float64
 	RegisterBurst int
-	Now           func() time.Time
+	// Denied, when set, refuses registrations by owners it matches. It is
+	// checked under the registry's lock, so a deny-list reload followed by
+	// RemoveWhere leaves no peer of a denied owner behind, whatever
+	// registrations were in flight.
+	Denied func(Owner) bool
+	Now    func() time.Time
 }
 
 // bucket is a token bucket per owner; it outlives the owner's peers so that
@@ -142,6 +156,9 @@ func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, rep
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.o.Denied != nil && r.o.Denied(owner) {
+		return Peer{}, false, nil, ErrDenied
+	}
 	if cur, ok := r.peers[key]; ok {
 		if cur.Owner.Subject != owner.Subject {
 			return Peer{}, false, nil, ErrConflict
@@ -265,6 +282,35 @@ func (r *Registry) Remove(owner Owner, key wgtypes.Key) (Peer, error) {
 		return Peer{}, ErrNotFound
 	}
 	return *p, r.removeLocked(p)
+}
+
+// RemoveAny deletes the peer with key whoever owns it (an admin's removal).
+func (r *Registry) RemoveAny(key wgtypes.Key) (Peer, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.peers[key]
+	if !ok {
+		return Peer{}, ErrNotFound
+	}
+	return *p, r.removeLocked(p)
+}
+
+// RemoveWhere deletes every peer whose owner match accepts, oldest first,
+// each with reason. A device error does not stop the others.
+func (r *Registry) RemoveWhere(match func(Owner) bool, reason string) (removed []Removed, errs []error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.peers {
+		if !match(p.Owner) {
+			continue
+		}
+		if err := r.removeLocked(p); err != nil {
+			errs = append(errs, err)
+		}
+		removed = append(removed, Removed{Peer: *p, Reason: reason})
+	}
+	sort.Slice(removed, func(i, j int) bool { return removed[i].CreatedAt.Before(removed[j].CreatedAt) })
+	return removed, errs
 }
 
 func (r *Registry) removeLocked(p *Peer) error {
