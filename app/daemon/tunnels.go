@@ -69,13 +69,12 @@ func (ts *Tunnels) Up(ctx context.Context, c engine.TunnelConfig) (engine.Tunnel
 	if err != nil {
 		return nil, err
 	}
-	return &tunnelAdapter{ts: ts, t: t, addr: cfg.Address}, nil
+	return &tunnelAdapter{ts: ts, t: t}, nil
 }
 
 type tunnelAdapter struct {
-	ts   *Tunnels
-	t    *tunnel.Tunnel
-	addr netip.Prefix
+	ts *Tunnels
+	t  *tunnel.Tunnel
 }
 
 func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) error {
@@ -83,22 +82,9 @@ func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) 
 	if err != nil {
 		return err
 	}
-	if cfg.Address != a.addr {
-		// Workaround: tunnel.Reconfigure removes the old address before adding
-		// the new one; with no IPv4 address left the kernel flushes the
-		// interface's routes, which the tunnel still believes are there.
-		// Going through "no routes" first makes it add them again.
-		bare := cfg
-		bare.Peer.AllowedIPs = nil
-		if err := a.t.Reconfigure(ctx, bare); err != nil {
-			return err
-		}
-	}
-	if err := a.t.Reconfigure(ctx, cfg); err != nil {
-		return err
-	}
-	a.addr = cfg.Address
-	return nil
+	// A new address is handled by the tunnel: it re-adds every route that
+	// the kernel flushed with the old address (see tunnel.Reconfigure).
+	return a.t.Reconfigure(ctx, cfg)
 }
 
 func (a *tunnelAdapter) Stats() (engine.TunnelStats, error) {
