@@ -11,6 +11,10 @@ const (
 	PathPeers  = "/v1/peers"
 	// PathPeer is followed by the URL-path-escaped base64 public key.
 	PathPeer = "/v1/peers/"
+	// QueryUser names the user whose peers DELETE /v1/peers?user=<user>
+	// removes (admin role only): the subject as listed by GET /v1/peers, the
+	// part after its '#', or the Entra object ID (oid).
+	QueryUser = "user"
 )
 
 // Provider kinds a server can ask clients to sign in with.
@@ -107,6 +111,14 @@ type PeerSummary struct {
 // PeerList is the answer to GET /v1/peers.
 type PeerList struct {
 	Peers []PeerSummary `json:"peers"`
+}
+
+// RemovedPeers is the answer to DELETE /v1/peers?user=<user> (admin role
+// only): the peers removed, none when the user had none.
+type RemovedPeers struct {
+	// User is the user as asked for.
+	User    string        `json:"user"`
+	Removed []PeerSummary `json:"removed"`
 }
 
 // Error is the body of every non-2xx answer. Message is written for a person and

@@ -24,20 +24,25 @@ func New(l *slog.Logger) *Logger {
 type Event struct {
 	// Decision is "allow", "deny" or "remove".
 	Decision string
-	// Action is what was asked or done: register, rotate, get, delete, list, sweep, shutdown.
-	Action  string
+	// Action is what was asked or done: register, rotate, get, delete,
+	// admin_delete, deny_list, list, sweep, shutdown.
+	Action string
+	// Subject and Name are who asked (or whose peer it is when nobody asked).
 	Subject string
 	Name    string
-	Key     string
-	Address string
-	Remote  string
-	Reason  string
-	Status  int
+	// Owner and OwnerName are whose peer an admin removed (Subject is the admin).
+	Owner     string
+	OwnerName string
+	Key       string
+	Address   string
+	Remote    string
+	Reason    string
+	Status    int
 }
 
 // Log writes e.
 func (a *Logger) Log(ctx context.Context, e Event) {
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs, slog.String("decision", e.Decision), slog.String("action", e.Action))
 	add := func(k, v string) {
 		if v != "" {
@@ -46,6 +51,8 @@ func (a *Logger) Log(ctx context.Context, e Event) {
 	}
 	add("user", e.Subject)
 	add("user_name", e.Name)
+	add("owner", e.Owner)
+	add("owner_name", e.OwnerName)
 	add("key", e.Key)
 	add("address", e.Address)
 	add("remote", e.Remote)

@@ -25,3 +25,16 @@ func TestLineIsJSONWithFields(t *testing.T) {
 		t.Error("empty field written")
 	}
 }
+
+func TestAdminRemovalNamesAdminAndOwner(t *testing.T) {
+	var buf bytes.Buffer
+	a := New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	a.Log(context.Background(), Event{Decision: "remove", Action: "admin_delete", Subject: "iss|admin", Name: "root", Owner: "iss|u", OwnerName: "u@x", Reason: "admin"})
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["user"] != "iss|admin" || m["owner"] != "iss|u" || m["owner_name"] != "u@x" || m["level"] != "INFO" {
+		t.Fatalf("%s", buf.String())
+	}
+}

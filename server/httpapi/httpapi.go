@@ -49,6 +49,13 @@ type DomainSource interface {
 	SearchDomains() []string
 }
 
+// DenyList refuses users whatever their token says (server/denylist).
+type DenyList interface {
+	// Denied says whether the user (subject, Entra oid) is denied, and by
+	// which entry.
+	Denied(subject, oid string) (entry string, denied bool)
+}
+
 // StaticEndpoint is an EndpointSource for an endpoint given on the command line.
 type StaticEndpoint string
 
@@ -89,6 +96,9 @@ type Options struct {
 	// TrustedProxies are the Ingress controllers whose X-Forwarded-For is
 	// believed for the audit log's remote address.
 	TrustedProxies []netip.Prefix
+	// Deny, when set, answers 403 to every request of a listed user; the
+	// registry should be given the same list (registry.Options.Denied).
+	Deny DenyList
 }
 
 // Server is the HTTP handler of the API.
@@ -114,6 +124,7 @@ func New(o Options) *Server {
 	s.handle("GET "+api.PathPeers, "list", s.list)
 	s.handle("GET "+api.PathPeer+"{key}", "get", s.getPeer)
 	s.handle("DELETE "+api.PathPeer+"{key}", "delete", s.deletePeer)
+	s.handle("DELETE "+api.PathPeers, "delete_user", s.deleteUserPeers)
 	s.handle("GET /healthz", "healthz", s.healthz)
 	s.handle("GET /readyz", "readyz", s.readyz)
 	s.handle("/", "other", s.notFound)
@@ -234,6 +245,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, action str
 	}
 	if id == nil || id.Subject == "" {
 		s.deny(r, w, action, nil, "", http.StatusUnauthorized, api.CodeUnauthorized, "your token does not identify a user: sign in again", "verifier returned no subject")
+		return nil, false
+	}
+	if entry, denied := s.denied(id.Subject, id.ObjectID); denied {
+		s.deny(r, w, action, id, "", http.StatusForbidden, api.CodeForbidden, msgDenied, "deny list: "+entry)
 		return nil, false
 	}
 	return id, true

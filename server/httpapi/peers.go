@@ -18,7 +18,7 @@ import (
 )
 
 func owner(id *verify.Identity) registry.Owner {
-	return registry.Owner{Subject: id.Subject, Name: id.Name}
+	return registry.Owner{Subject: id.Subject, Name: id.Name, ObjectID: id.ObjectID}
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +61,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	p, created, replaced, err := s.o.Registry.Register(owner(id), key, req.DeviceName, replaces)
 	if err != nil {
 		switch {
+		case errors.Is(err, registry.ErrDenied):
+			s.deny(r, w, action, id, req.PublicKey, http.StatusForbidden, api.CodeForbidden, msgDenied, "deny list")
 		case errors.Is(err, registry.ErrConflict):
 			s.deny(r, w, action, id, req.PublicKey, http.StatusConflict, api.CodeConflict,
 				"this WireGuard key is registered by another user: generate a new key pair (ghostwire does this by itself on reconnect)", "key owned by another user")
@@ -186,6 +188,10 @@ func (s *Server) deletePeer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.o.Registry.Remove(owner(id), k)
+	if errors.Is(err, registry.ErrNotFound) && id.Admin {
+		s.adminDeletePeer(w, r, id, k)
+		return
+	}
 	if errors.Is(err, registry.ErrNotFound) {
 		s.deny(r, w, action, id, r.PathValue("key"), http.StatusNotFound, api.CodeNotFound,
 			"this server has no peer with that key for you (already removed or expired): nothing to do", "not found or not owned")
@@ -217,15 +223,20 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	peers := s.o.Registry.List()
 	out := api.PeerList{Peers: make([]api.PeerSummary, 0, len(peers))}
 	for _, p := range peers {
-		ps := api.PeerSummary{PublicKey: p.Key.String(), User: p.Owner.Subject, DisplayName: p.Owner.Name, DeviceName: p.DeviceName,
-			Address: p.Prefix().String(), RemoteEndpoint: p.Endpoint, CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(),
-			RxBytes: p.RxBytes, TxBytes: p.TxBytes}
-		if !p.LatestHandshake.IsZero() {
-			t := p.LatestHandshake.UTC()
-			ps.LatestHandshake = &t
-		}
-		out.Peers = append(out.Peers, ps)
+		out.Peers = append(out.Peers, summary(p))
 	}
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: action, Subject: id.Subject, Name: id.Name, Remote: s.remote(r), Reason: "admin"})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// summary is a peer as an admin sees it.
+func summary(p registry.Peer) api.PeerSummary {
+	ps := api.PeerSummary{PublicKey: p.Key.String(), User: p.Owner.Subject, DisplayName: p.Owner.Name, DeviceName: p.DeviceName,
+		Address: p.Prefix().String(), RemoteEndpoint: p.Endpoint, CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(),
+		RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+	if !p.LatestHandshake.IsZero() {
+		t := p.LatestHandshake.UTC()
+		ps.LatestHandshake = &t
+	}
+	return ps
 }

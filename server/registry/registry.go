@@ -25,8 +25,8 @@ var (
 	// ErrRateLimited: the owner created new peers faster than RegisterRate.
 	ErrRateLimited = errors.New("too many new registrations")
 	// ErrDenied: Options.Denied refuses the owner (the deny list).
-	ErrDenied = errors.New("owner is denied")
-	ErrExhausted   = pool.ErrExhausted
+	ErrDenied    = errors.New("owner is denied")
+	ErrExhausted = pool.ErrExhausted
 )
 
 // Owner is who a peer belongs to. Subject decides; Name is for display only.
