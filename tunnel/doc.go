@@ -18,10 +18,11 @@
 //	}, log)
 //	s, _ := t.Stats()                    // LatestHandshake, RxBytes, TxBytes
 //	t.Kick()                             // handshake now, not on first traffic
+//	t.Rehandshake()                      // new handshake now, even with a live session
 //	t.Reconfigure(ctx, next)             // new key / peer / address / routes / DNS, interface kept
 //	t.Close()                            // interface, routes, DNS restored
 //
-// Up, Reconfigure, Stats, Kick and Close act in the calling thread's network
+// Up, Reconfigure, Stats, Kick, Rehandshake and Close act in the calling thread's network
 // namespace (the daemon's).
 //
 // # Secrets

@@ -357,6 +357,34 @@ func (t *Tunnel) Kick() error {
 	return t.kickLocked()
 }
 
+// Rehandshake sends a handshake initiation to the peer now, even while a
+// session is live, so that a caller can tell within one round trip whether
+// the path still works (after a wake or a network change): a LatestHandshake
+// newer than the call means the server answered.
+//
+// wireguard-go's SendHandshakeInitiation silently does nothing when an
+// initiation left less than RekeyTimeout (5 s) ago, and its own timers send
+// them too (rekey, retransmits); ExpireCurrentKeypairs first lifts that
+// limit. It also retires the current session for sending, so outgoing
+// packets wait in the device's queue for the new session (one round trip);
+// packets still arrive on the old one meanwhile.
+func (t *Tunnel) Rehandshake() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("the tunnel is down")
+	}
+	p := t.dev.LookupPeer(device.NoisePublicKey(t.cfg.Peer.PublicKey))
+	if p == nil {
+		return errors.New("the WireGuard device has no peer (internal error)")
+	}
+	p.ExpireCurrentKeypairs()
+	if err := p.SendHandshakeInitiation(false); err != nil {
+		return fmt.Errorf("cannot send a WireGuard handshake to %s (no network?): %w", t.cfg.Peer.Endpoint, err)
+	}
+	return nil
+}
+
 func (t *Tunnel) kickLocked() error {
 	p := t.dev.LookupPeer(device.NoisePublicKey(t.cfg.Peer.PublicKey))
 	if p == nil {

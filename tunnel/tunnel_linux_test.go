@@ -107,6 +107,7 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		if err != nil || s2.RxBytes == 0 || s2.TxBytes == 0 {
 			t.Fatalf("stats after traffic: %+v, %v", s2, err)
 		}
+		rehandshake(t, tn, s2.LatestHandshake)
 		// `wg show` sees the embedded device through its UAPI socket.
 		out := run(t, "wg", "show", cfg.Interface)
 		if !strings.Contains(out, peerPub.String()) || !strings.Contains(out, "latest handshake") {
@@ -276,4 +277,39 @@ func TestTunnelReconfigureRotatesKey(t *testing.T) {
 		}
 		return "ok"
 	})
+}
+
+// rehandshake checks that Rehandshake makes a new handshake with a live
+// session, and within 5 s of the previous initiation (where wireguard-go's
+// SendHandshakeInitiation alone sends nothing): the new LatestHandshake is
+// after the call, and traffic still flows on the new session.
+func rehandshake(t *testing.T, tn *Tunnel, prev time.Time) {
+	t.Helper()
+	before := time.Now()
+	if err := tn.Rehandshake(); err != nil {
+		t.Fatal(err)
+	}
+	var s Stats
+	for deadline := before.Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		var err error
+		if s, err = tn.Stats(); err != nil {
+			t.Fatal(err)
+		}
+		if s.LatestHandshake.After(before) || time.Now().After(deadline) {
+			break
+		}
+	}
+	seen := time.Now()
+	if !s.LatestHandshake.After(before) || !s.LatestHandshake.After(prev) {
+		t.Fatalf("no new handshake after Rehandshake: latest %s, previous %s, called at %s", s.LatestHandshake, prev, before)
+	}
+	// One round trip here, measured by ping for comparison.
+	out := run(t, "ping", "-c", "3", "-i", "0.2", "-W", "3", "10.202.1.2")
+	rtt := ""
+	if i := strings.Index(out, "rtt "); i >= 0 {
+		rtt = strings.TrimSpace(out[i:])
+	}
+	t.Logf("Rehandshake: new handshake %s after the call (seen by polling after %s); %s",
+		s.LatestHandshake.Sub(before).Round(time.Microsecond), seen.Sub(before).Round(time.Microsecond), rtt)
+	run(t, "ping", "-c", "1", "-W", "3", "10.202.100.1")
 }
