@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.zx2c4.com/wireguard/wgctrl"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/ghostwire/ghostwire/auth/devidp"
@@ -94,12 +96,13 @@ func TestSystemBinary(t *testing.T) {
 	nsS, nsC := nstest.Pair(t, "10.201.6.1/30", "10.201.6.2/30")
 	ifname := fmt.Sprintf("gwsx%04x", rand.IntN(1<<16))
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	denyFile := filepath.Join(filepath.Dir(resolv), "deny-users") // absent at start: nobody denied
 	os.WriteFile(resolv, []byte("nameserver 10.201.6.1\nsearch ghostwire.svc.cluster.local svc.cluster.local cluster.local\n"), 0o644)
 
 	idp, idpOut := startHelper(t, nsS, nil, "dev-idp", "--listen", "127.0.0.1:8444", "--insecure-http", "--poll-interval", "1s")
 	_ = idp
 	srv, srvOut := startHelper(t, nsS, []string{
-		"GHOSTWIRE_DEVICE_CAP=1", "GHOSTWIRE_INTERFACE=" + ifname, "GHOSTWIRE_LOG_LEVEL=debug",
+		"GHOSTWIRE_DEVICE_CAP=1", "GHOSTWIRE_INTERFACE=" + ifname, "GHOSTWIRE_LOG_LEVEL=debug", "GHOSTWIRE_DENY_USERS_FILE=" + denyFile,
 	}, "--insecure-http", "--listen", "10.201.6.1:8443", "--ops-listen", "10.201.6.1:9090",
 		"--issuer", "http://127.0.0.1:8444", "--audience", devidp.DefaultAudience, "--client-id", devidp.DefaultClientID,
 		"--required-scope", devidp.DefaultAPIScope, "--allowed-roles", devidp.RoleUser, "--endpoint", "10.201.6.1:51860",
@@ -206,6 +209,46 @@ func TestSystemBinary(t *testing.T) {
 			fail("metrics lack %s", want)
 		}
 	}
+	// The deny list (GHOSTWIRE_DENY_USERS_FILE): naming the user's oid takes
+	// their peer off the real device at once and refuses the still-valid
+	// token; emptying it lets them back.
+	writeDeny := func(s string) {
+		os.WriteFile(denyFile+".tmp", []byte(s), 0o644)
+		if err := os.Rename(denyFile+".tmp", denyFile); err != nil {
+			fail("%v", err)
+		}
+	}
+	writeDeny("# test\n" + jwtClaim(t, tok.AccessToken, "oid") + "\n")
+	wc, err := wgctrl.New()
+	if err != nil {
+		fail("%v", err)
+	}
+	defer wc.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		d, err := wc.Device(ifname)
+		if err != nil {
+			fail("wgctrl: %v", err)
+		}
+		if len(d.Peers) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("denied user's peer still on the device: %v", d.Peers)
+		}
+	}
+	if code, b := register(k2.PublicKey().String()); code != 403 || !strings.Contains(string(b), "revoked by an administrator") {
+		fail("denied user registering: %d %s", code, b)
+	}
+	writeDeny("")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, b := register(k2.PublicKey().String())
+		if code == 201 {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("user still refused after the deny list was emptied: %d %s", code, b)
+		}
+	}
 	// Device and rules exist while running.
 	nstest.Run(t, "ip", "netns", "exec", nsS, "nft", "list", "table", "inet", forward.TableName)
 	if _, err := os.Stat(filepath.Join(wgdev.UAPIDir, ifname+".sock")); err != nil {
@@ -234,7 +277,7 @@ func TestSystemBinary(t *testing.T) {
 		fail("UAPI socket left: %v", err)
 	}
 	logs := srvOut.String()
-	for _, want := range []string{"WARNING: --insecure-http", `"action":"shutdown"`, `"decision":"allow"`} {
+	for _, want := range []string{"WARNING: --insecure-http", `"action":"shutdown"`, `"decision":"allow"`, `"action":"deny_list"`, `"reason":"denied"`} {
 		if !strings.Contains(logs, want) {
 			fail("server log lacks %s", want)
 		}
@@ -242,4 +285,24 @@ func TestSystemBinary(t *testing.T) {
 	if strings.Contains(logs, tok.AccessToken) {
 		fail("the access token reached the logs")
 	}
+}
+
+// jwtClaim reads a string claim from a JWT's payload (no verification: the
+// token came from the test's own provider).
+func jwtClaim(t *testing.T, jwt, name string) string {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	if err != nil || json.Unmarshal(b, &claims) != nil {
+		t.Fatalf("JWT payload: %v", err)
+	}
+	v, _ := claims[name].(string)
+	if v == "" {
+		t.Fatalf("JWT has no %s claim", name)
+	}
+	return v
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ghostwire/ghostwire/auth/verify"
 	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/config"
+	"github.com/ghostwire/ghostwire/server/denylist"
 	"github.com/ghostwire/ghostwire/server/dnsconf"
 	"github.com/ghostwire/ghostwire/server/forward"
 	"github.com/ghostwire/ghostwire/server/httpapi"
@@ -29,6 +30,9 @@ import (
 	"github.com/ghostwire/ghostwire/server/tlsfiles"
 	"github.com/ghostwire/ghostwire/server/wgdev"
 )
+
+// denyPoll is how often the deny list is re-read when no file event comes.
+const denyPoll = 15 * time.Second
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
@@ -144,16 +148,31 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	m := metrics.New()
 	m.PoolSize.Set(float64(addrs.Size()))
 	aud := audit.New(log)
-	reg := registry.New(registry.Options{Pool: addrs, Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
-		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace, RegisterRate: cfg.RegisterRate, RegisterBurst: cfg.RegisterBurst})
+	ro := registry.Options{Pool: addrs, Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
+		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace, RegisterRate: cfg.RegisterRate, RegisterBurst: cfg.RegisterBurst}
+	var deny *denylist.List
+	var denyAPI httpapi.DenyList
+	if cfg.DenyUsersFile != "" {
+		if deny, err = denylist.New(cfg.DenyUsersFile, log); err != nil {
+			return fmt.Errorf("--deny-users-file: %w", err)
+		}
+		log.Info("deny list loaded", "file", cfg.DenyUsersFile, "entries", deny.Len())
+		ro.Denied = func(o registry.Owner) bool { _, d := deny.Denied(o.Subject, o.ObjectID); return d }
+		denyAPI = deny
+	}
+	reg := registry.New(ro)
 	api := httpapi.New(httpapi.Options{
 		Config:   cfg.APIConfig(version),
 		Verifier: verifier,
 		Registry: reg,
 		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: clientRoutes(cfg.Routes, dnsServers), DNSServers: dnsServers,
 			SearchDomains: search, MatchDomains: match, Domains: domains, MTU: cfg.MTU, Keepalive: cfg.Keepalive, IdleTimeout: cfg.IdleTimeout},
-		Audit: aud, Metrics: m, Logger: log, Ready: ready, TrustedProxies: trusted,
+		Audit: aud, Metrics: m, Logger: log, Ready: ready, TrustedProxies: trusted, Deny: denyAPI,
 	})
+	if deny != nil {
+		// Events bring a ConfigMap update in at once; the poll is the fallback.
+		go deny.Watch(ctx, denyPoll, func() { api.EnforceDenyList(ctx) })
+	}
 	sw := &sweep.Sweeper{Registry: reg, Device: dev, Audit: aud, Metrics: m, Logger: log}
 	go func() {
 		for ctx.Err() == nil {

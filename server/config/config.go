@@ -98,6 +98,9 @@ type Config struct {
 	AddressRest       time.Duration
 	RegisterRate      float64
 	RegisterBurst     int
+	// DenyUsersFile lists users refused whatever their token says (see
+	// server/denylist); empty disables the deny list.
+	DenyUsersFile string
 
 	LogLevel  string
 	LogFormat string
@@ -198,6 +201,8 @@ func (c *Config) Flags() *pflag.FlagSet {
 	d(&c.AddressRest, "address-rest", c.AddressRest, "how long a released address rests before it is given to someone else")
 	fs.Float64Var(&c.RegisterRate, "register-rate", c.RegisterRate, "new devices one user may register per minute (re-registrations and key rotations are free); 0 disables the limit")
 	fs.IntVar(&c.RegisterBurst, "register-burst", c.RegisterBurst, "new devices one user may register at once before --register-rate applies")
+
+	s(&c.DenyUsersFile, "deny-users-file", c.DenyUsersFile, "file of users refused at once whatever their token says, one a line (subject, sub or Entra oid; '#' comments); reloaded when it changes, and their peers are removed; a missing file denies nobody")
 
 	s(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	s(&c.LogFormat, "log-format", c.LogFormat, "json or text")
