@@ -88,6 +88,7 @@ type List struct {
 
 	mu      sync.RWMutex
 	entries map[string]string // lower case → as written
+	missing bool              // the file was absent at the last reload
 }
 
 // New loads path once. A missing file is an empty list (an optional
@@ -96,7 +97,10 @@ func New(path string, log *slog.Logger) (*List, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &List{path: path, log: log, entries: map[string]string{}}
+	l := &List{path: path, log: log, entries: map[string]string{}, missing: true}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		log.Info("no deny list file yet: nobody is denied until it appears", "file", path)
+	}
 	if _, err := l.Reload(); err != nil {
 		return nil, err
 	}
@@ -111,9 +115,15 @@ func (l *List) Path() string { return l.path }
 func (l *List) Reload() (changed bool, err error) {
 	f, err := os.Open(l.path)
 	var entries []string
+	missing := errors.Is(err, fs.ErrNotExist)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		l.log.Warn("no deny list file: nobody is denied", "file", l.path)
+	case missing:
+		l.mu.RLock()
+		was := l.missing
+		l.mu.RUnlock()
+		if !was {
+			l.log.Warn("the deny list file is gone: nobody is denied now", "file", l.path)
+		}
 	case err != nil:
 		return false, fmt.Errorf("reading the deny list %s: %w", l.path, err)
 	default:
@@ -129,7 +139,7 @@ func (l *List) Reload() (changed bool, err error) {
 	}
 	l.mu.Lock()
 	changed = !maps.Equal(m, l.entries)
-	l.entries = m
+	l.entries, l.missing = m, missing
 	l.mu.Unlock()
 	return changed, nil
 }
