@@ -34,6 +34,9 @@ type world struct {
 	daemon  *topo.Daemon
 	// before is the laptop as it was before any ghostwire change.
 	before snapshot
+	// crashedPeer is the key of a daemon killed with -9 (scenario 5) that
+	// the server's idle sweep must remove.
+	crashedPeer string
 }
 
 func newWorld(t testing.TB, clusters int) *world {
