@@ -85,8 +85,9 @@ func (t *memTunnel) Reconfigure(context.Context, engine.TunnelConfig) error { re
 func (t *memTunnel) Stats() (engine.TunnelStats, error) {
 	return engine.TunnelStats{LatestHandshake: t.hs}, nil
 }
-func (t *memTunnel) Kick() error  { t.hs = time.Now(); return nil }
-func (t *memTunnel) Close() error { return nil }
+func (t *memTunnel) Kick() error        { t.hs = time.Now(); return nil }
+func (t *memTunnel) Rehandshake() error { t.hs = time.Now(); return nil }
+func (t *memTunnel) Close() error       { return nil }
 
 type rig struct {
 	d      *Daemon

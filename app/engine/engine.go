@@ -28,6 +28,9 @@ type Timing struct {
 	RetryMin         time.Duration // first wait before retrying an unreachable server
 	RetryMax         time.Duration
 	TeardownTimeout  time.Duration // bound on DELETE + tunnel close at down
+	// LivenessTimeout bounds the wait for the answer to a forced handshake
+	// after a wake or a network change; no answer by then = the path is dead.
+	LivenessTimeout time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -46,6 +49,9 @@ func (t Timing) withDefaults() Timing {
 	def(&t.RetryMin, 2*time.Second)
 	def(&t.RetryMax, 60*time.Second)
 	def(&t.TeardownTimeout, 5*time.Second)
+	// A handshake takes one round trip; 3 s covers a slow mobile link
+	// without leaving a dead tunnel looking connected for long.
+	def(&t.LivenessTimeout, 3*time.Second)
 	return t
 }
 

@@ -145,21 +145,66 @@ func TestWallClockJumpReRegisters(t *testing.T) {
 	if h := r.history(); !slices.Equal(h, []localapi.State{localapi.StateReconnecting, localapi.StateConnected}) {
 		t.Fatalf("after a clock jump: states %v", h)
 	}
-	if took := r.clock.Now().Sub(start); took > 5*time.Second {
+	// The next tick notices the jump; the forced handshake gets no answer
+	// (the server forgot the key) within the bound; then the peer check.
+	if took := r.clock.Now().Sub(start); took > r.e.t.Tick+r.e.t.LivenessTimeout+2*time.Second {
 		t.Fatalf("a clock jump must be acted on at the next tick, took %s", took)
 	}
 }
 
+// After a wake with a live session, a forced handshake is answered within a
+// round trip: same key, no registration, no flap to reconnecting.
 func TestWakeWithLiveSessionKeepsKey(t *testing.T) {
 	r := newRig(t)
-	r.connect()
-	old := r.key()
+	r.tuns.rtt = 40 * time.Millisecond
+	p0 := r.connect()
+	old, regs := r.key(), r.srv.registerCount()
+	r.resetHistory()
+	woke := r.clock.Wall()
 	r.e.Notify(EventWake)
-	r.until("checked", 100*time.Millisecond, func(p localapi.Profile) bool {
-		return p.State == localapi.StateConnected && slices.Contains(r.history(), localapi.StateReconnecting)
+	p := r.until("a new handshake", 10*time.Millisecond, func(p localapi.Profile) bool {
+		return p.LatestHandshake != nil && p.LatestHandshake.After(*p0.LatestHandshake)
 	})
-	if r.key() != old {
-		t.Fatal("a live session after wake must keep its key")
+	if took := p.LatestHandshake.Sub(woke); took > r.e.t.LivenessTimeout {
+		t.Fatalf("the check took %s, more than the %s bound", took, r.e.t.LivenessTimeout)
+	}
+	r.advance(2*r.e.t.LivenessTimeout, 100*time.Millisecond)
+	r.liveSessionKept(old, regs)
+}
+
+// A network change with a working path on a slow link (the answer takes
+// 1.5 s, inside the bound): the engine waits for it and changes nothing.
+func TestNetworkChangePathAliveNoReRegistration(t *testing.T) {
+	r := newRig(t)
+	r.tuns.rtt = 1500 * time.Millisecond
+	p0 := r.connect()
+	old, regs := r.key(), r.srv.registerCount()
+	r.resetHistory()
+	changed := r.clock.Wall()
+	r.e.Notify(EventNetworkChange)
+	p := r.until("a new handshake", 20*time.Millisecond, func(p localapi.Profile) bool {
+		return p.LatestHandshake != nil && p.LatestHandshake.After(*p0.LatestHandshake)
+	})
+	if took := p.LatestHandshake.Sub(changed); took < r.tuns.rtt || took > r.e.t.LivenessTimeout {
+		t.Fatalf("handshake %s after the change; want between the rtt %s and the bound %s", took, r.tuns.rtt, r.e.t.LivenessTimeout)
+	}
+	r.advance(2*r.e.t.LivenessTimeout, 100*time.Millisecond)
+	r.liveSessionKept(old, regs)
+}
+
+func (r *rig) liveSessionKept(old string, regs int) {
+	r.t.Helper()
+	r.tuns.mu.Lock()
+	n := r.tuns.rehandshakes
+	r.tuns.mu.Unlock()
+	if n != 1 {
+		r.t.Fatalf("want one forced handshake, got %d", n)
+	}
+	if r.key() != old || r.srv.registerCount() != regs || !r.srv.has(old) {
+		r.t.Fatalf("a live session must keep its key: registers %d→%d", regs, r.srv.registerCount())
+	}
+	if h := r.history(); slices.Contains(h, localapi.StateReconnecting) || r.e.Profile().State != localapi.StateConnected {
+		r.t.Fatalf("a live session must stay connected without a flap: states %v", h)
 	}
 }
 
@@ -176,6 +221,9 @@ func TestNetworkChangeWithPeerGone(t *testing.T) {
 	}
 }
 
+// A network change after which the server does not answer the forced
+// handshake within the bound: the old peer is removed and a new key
+// registered, seconds later rather than after the 20 s handshake timeout.
 func TestNetworkChangeDeadPathReRegisters(t *testing.T) {
 	r := newRig(t)
 	r.connect()
@@ -184,13 +232,19 @@ func TestNetworkChangeDeadPathReRegisters(t *testing.T) {
 	r.tuns.blocked = true
 	r.tuns.mu.Unlock()
 	regs := r.srv.registerCount()
+	start := r.clock.Now()
 	r.e.Notify(EventNetworkChange)
-	// No answer within the handshake timeout: a new key is registered.
-	r.until("re-register", 500*time.Millisecond, func(p localapi.Profile) bool {
+	r.until("re-register", 50*time.Millisecond, func(p localapi.Profile) bool {
 		return p.State == localapi.StateReconnecting && r.srv.registerCount() > regs
 	})
+	if took := r.clock.Now().Sub(start); took > r.e.t.LivenessTimeout+2*time.Second {
+		t.Fatalf("re-registered %s after the change; want within the %s bound", took, r.e.t.LivenessTimeout)
+	}
 	if !strings.Contains(r.e.Profile().Reason, "network changed") {
 		t.Fatalf("reason should name the network change: %q", r.e.Profile().Reason)
+	}
+	if r.srv.has(old) || r.srv.lastRegister().Replaces != "" {
+		t.Fatalf("the dead key must be removed and a fresh one registered: has old=%v last=%+v", r.srv.has(old), r.srv.lastRegister())
 	}
 	r.tuns.mu.Lock()
 	r.tuns.blocked = false

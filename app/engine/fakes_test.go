@@ -278,6 +278,10 @@ type fakeTunnels struct {
 	closes  int
 	live    *fakeTunnel
 	cfgs    []TunnelConfig
+	// rtt is how long a forced handshake takes to be answered.
+	rtt          time.Duration
+	rehandshakes int
+	calls        []string // reconfigure, rehandshake: in order
 }
 
 type fakeTunnel struct {
@@ -286,6 +290,9 @@ type fakeTunnel struct {
 	hs     time.Time
 	rx, tx int64
 	closed bool
+	// answerAt is when the answer to a forced handshake arrives (monotonic;
+	// zero: none in flight).
+	answerAt time.Time
 }
 
 func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error) {
@@ -307,6 +314,7 @@ func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
 	defer t.ts.mu.Unlock()
 	t.ts.reconfs++
 	t.ts.cfgs = append(t.ts.cfgs, cfg)
+	t.ts.calls = append(t.ts.calls, "reconfigure")
 	if cfg.PrivateKey != t.cfg.PrivateKey {
 		t.hs = time.Time{} // a new peer on both ends: a new session is needed
 	}
@@ -323,6 +331,13 @@ func (t *fakeTunnel) Stats() (TunnelStats, error) {
 		return TunnelStats{}, fmt.Errorf("device gone")
 	}
 	now := t.ts.clock.Wall()
+	if !t.answerAt.IsZero() && !t.ts.clock.Now().Before(t.answerAt) {
+		t.answerAt = time.Time{}
+		if t.ts.flows(t) {
+			t.hs = now
+			t.rx += 92 // handshake response
+		}
+	}
 	if t.ts.flows(t) && !t.hs.IsZero() && now.Sub(t.hs) >= 120*time.Second {
 		t.hs = now
 		t.rx += 32
@@ -340,6 +355,18 @@ func (t *fakeTunnel) Kick() error {
 		}
 		t.rx += 32
 	}
+	return nil
+}
+
+// Rehandshake sends an initiation; while packets flow, its answer arrives
+// one rtt later (the fake clock must move for it to be seen).
+func (t *fakeTunnel) Rehandshake() error {
+	t.ts.mu.Lock()
+	defer t.ts.mu.Unlock()
+	t.ts.rehandshakes++
+	t.ts.calls = append(t.ts.calls, "rehandshake")
+	t.tx += 148
+	t.answerAt = t.ts.clock.Now().Add(max(t.ts.rtt, time.Millisecond))
 	return nil
 }
 
@@ -408,6 +435,14 @@ func (r *rig) until(what string, step time.Duration, cond func(p localapi.Profil
 	p := r.e.Profile()
 	r.t.Fatalf("timed out waiting for %s; profile: state=%s reason=%q history=%v", what, p.State, p.Reason, r.history())
 	return p
+}
+
+// advance runs the fake clock for d in steps, letting the engine act.
+func (r *rig) advance(d, step time.Duration) {
+	for end := r.clock.Now().Add(d); r.clock.Now().Before(end); {
+		r.clock.Advance(step)
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func (r *rig) untilState(s localapi.State) localapi.Profile {

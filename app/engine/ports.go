@@ -118,6 +118,10 @@ type Tunnel interface {
 	Stats() (TunnelStats, error)
 	// Kick starts a handshake now instead of waiting for traffic.
 	Kick() error
+	// Rehandshake sends a new handshake initiation now, even while a
+	// session is live: a LatestHandshake newer than the call proves, within
+	// one round trip, that packets still flow.
+	Rehandshake() error
 	// Close removes the interface, routes and DNS.
 	Close() error
 }

@@ -59,13 +59,14 @@ func (e *Engine) watch(ctx context.Context) error {
 
 		switch ev {
 		case EventWake, EventNetworkChange:
-			e.log.Info("checking the connection", "because", ev.String())
-			startVerify(ev.String(), ev == EventWake)
-			// Ask the server now: after a long sleep the peer is often gone.
-			if err := e.checkPeer(ctx); err != nil {
+			// A forced handshake answers within a round trip; only a dead
+			// path goes on to the server (often the peer is gone after a
+			// long sleep) and a new registration.
+			if err := e.checkPath(ctx, ev); err != nil {
 				return err
 			}
-			nextCheck = now.Add(e.t.PeerCheck)
+			now, wall = e.c.Clock.Now(), e.c.Clock.Wall()
+			lastMono, lastWall = now, wall
 		case eventExtend:
 			if err := e.rotate(ctx); err != nil {
 				return err

@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ghostwire/ghostwire/app/localapi"
+)
+
+// livenessPoll is how often Stats is read while waiting for the answer to a
+// forced handshake: a small fraction of a typical round trip's worst case.
+const livenessPoll = 50 * time.Millisecond
+
+// checkPath answers "do packets still flow?" after a wake or a network
+// change within about one round trip, instead of waiting for the server's
+// passive keepalive (10 s): a forced handshake answered within
+// LivenessTimeout means yes, and nothing changes (no state flap, same key).
+// No answer means the path is dead: the server is asked about our peer, and
+// the device registers again with a new key either way.
+func (e *Engine) checkPath(ctx context.Context, ev Event) error {
+	e.log.Info("checking the connection", "because", ev.String())
+	alive, took, err := e.probe(ctx)
+	if err != nil {
+		return err
+	}
+	if alive {
+		e.log.Info("connection checked: packets flow", "after", ev.String(), "took", took.Round(time.Millisecond))
+		return nil
+	}
+	reason := fmt.Sprintf("%s: no answer from the server within %s", ev, e.t.LivenessTimeout)
+	e.setState(localapi.StateReconnecting, reason+", checking with the server")
+	if err := e.checkPeer(ctx); err != nil {
+		return err // gone (register again), or a person must act
+	}
+	// The server still knows the peer, or cannot be asked: a new key and a
+	// fresh configuration are the quickest way back; the old peer is removed.
+	return &errReconnect{reason: reason + ", registering again", deleteOld: true}
+}
+
+// probe forces a handshake and waits, at most LivenessTimeout, for one newer
+// than the call. took is how long the answer took.
+func (e *Engine) probe(ctx context.Context) (alive bool, took time.Duration, err error) {
+	since, start := e.c.Clock.Wall(), e.c.Clock.Now()
+	if err := e.tun.Rehandshake(); err != nil {
+		// Nothing was sent (no route yet?); wireguard-go retries by itself,
+		// so the wait below still decides.
+		e.log.Warn("could not send a handshake", "err", err)
+	}
+	deadline := start.Add(e.t.LivenessTimeout)
+	for {
+		st, err := e.tun.Stats()
+		if err != nil {
+			e.dropTunnel()
+			return false, 0, &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
+		}
+		e.showStats(st)
+		now := e.c.Clock.Now()
+		if st.LatestHandshake.After(since) {
+			return true, now.Sub(start), nil
+		}
+		if !now.Before(deadline) {
+			return false, now.Sub(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		case <-e.c.Clock.After(min(livenessPoll, deadline.Sub(now))):
+		}
+	}
+}
