@@ -107,7 +107,7 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		if err != nil || s2.RxBytes == 0 || s2.TxBytes == 0 {
 			t.Fatalf("stats after traffic: %+v, %v", s2, err)
 		}
-		rehandshake(t, tn, s2.LatestHandshake)
+		rehandshake(t, tn, s2.LatestHandshake, "10.202.1.2")
 		// `wg show` sees the embedded device through its UAPI socket.
 		out := run(t, "wg", "show", cfg.Interface)
 		if !strings.Contains(out, peerPub.String()) || !strings.Contains(out, "latest handshake") {
@@ -192,6 +192,30 @@ func TestTunnelRoutingLoopPin(t *testing.T) {
 				if got := run(t, "ip", "route", "get", "10.202.100.1"); !strings.Contains(got, "dev "+cfg.Interface) {
 					t.Fatalf("10.202.100.1 does not go through the tunnel: %s", got)
 				}
+				// A real network change (another Wi-Fi): a new link with
+				// another gateway becomes the default route and the old link
+				// goes down. Reconfigure with the same config (what the
+				// engine does on a network change) moves the pin to the new
+				// gateway, and a forced handshake is answered over it.
+				s, err := tn.Stats()
+				if err != nil {
+					t.Fatal(err)
+				}
+				newLink := "gwt" + tp.id + "n"
+				run(t, "ip", "link", "add", newLink, "type", "veth", "peer", "name", "gwt"+tp.id+"m", "netns", tp.server)
+				run(t, "ip", "-n", tp.server, "addr", "add", "10.202.2.2/24", "dev", "gwt"+tp.id+"m")
+				run(t, "ip", "-n", tp.server, "link", "set", "gwt"+tp.id+"m", "up")
+				run(t, "ip", "addr", "add", "10.202.2.1/24", "dev", newLink)
+				run(t, "ip", "link", "set", newLink, "up")
+				run(t, "ip", "route", "replace", "default", "via", "10.202.2.2")
+				run(t, "ip", "link", "set", tp.cveth, "down")
+				if err := tn.Reconfigure(t.Context(), cfg); err != nil {
+					t.Fatal(err)
+				}
+				if pin := routeShow(t, "10.202.50.1"); !strings.Contains(pin, "via 10.202.2.2 dev "+newLink) {
+					t.Fatalf("the pin did not follow the new gateway: %q", pin)
+				}
+				rehandshake(t, tn, s.LatestHandshake, "10.202.2.2")
 				if tc.full && !strings.Contains(routeShow(t, "0.0.0.0/1"), cfg.Interface) {
 					t.Fatal("full tunnel: no 0.0.0.0/1 route")
 				}
@@ -201,7 +225,7 @@ func TestTunnelRoutingLoopPin(t *testing.T) {
 				if r := routeShow(t, "10.202.50.1"); r != "" {
 					t.Fatalf("pinned route left after Close: %q", r)
 				}
-				if r := routeShow(t, "default"); !strings.Contains(r, "via 10.202.1.2") {
+				if r := routeShow(t, "default"); !strings.Contains(r, "via 10.202.2.2") { // the new network's
 					t.Fatalf("default route changed: %q", r)
 				}
 				return
@@ -282,8 +306,9 @@ func TestTunnelReconfigureRotatesKey(t *testing.T) {
 // rehandshake checks that Rehandshake makes a new handshake with a live
 // session, and within 5 s of the previous initiation (where wireguard-go's
 // SendHandshakeInitiation alone sends nothing): the new LatestHandshake is
-// after the call, and traffic still flows on the new session.
-func rehandshake(t *testing.T, tn *Tunnel, prev time.Time) {
+// after the call, and traffic still flows on the new session. pingAddr is
+// the server's underlay address, to compare with one round trip.
+func rehandshake(t *testing.T, tn *Tunnel, prev time.Time, pingAddr string) {
 	t.Helper()
 	before := time.Now()
 	if err := tn.Rehandshake(); err != nil {
@@ -304,7 +329,7 @@ func rehandshake(t *testing.T, tn *Tunnel, prev time.Time) {
 		t.Fatalf("no new handshake after Rehandshake: latest %s, previous %s, called at %s", s.LatestHandshake, prev, before)
 	}
 	// One round trip here, measured by ping for comparison.
-	out := run(t, "ping", "-c", "3", "-i", "0.2", "-W", "3", "10.202.1.2")
+	out := run(t, "ping", "-c", "3", "-i", "0.2", "-W", "3", pingAddr)
 	rtt := ""
 	if i := strings.Index(out, "rtt "); i >= 0 {
 		rtt = strings.TrimSpace(out[i:])

@@ -100,6 +100,7 @@ type Engine struct {
 	tun  Tunnel
 	key  *wgtypes.Key
 	peer *api.Peer
+	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
 }
 
 // New returns a disconnected engine.
@@ -274,7 +275,7 @@ func (e *Engine) teardown(why string) {
 			e.c.Release(e.c.Name)
 		}
 	}
-	e.tun, e.key, e.peer = nil, nil, nil
+	e.tun, e.key, e.peer, e.tcfg = nil, nil, nil, nil
 	e.update(func(p *localapi.Profile) {
 		p.Address, p.Endpoint = "", ""
 		p.Routes, p.DNSServers, p.SearchDomains, p.MatchDomains = nil, nil, nil, nil

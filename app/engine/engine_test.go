@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -160,6 +161,7 @@ func TestWakeWithLiveSessionKeepsKey(t *testing.T) {
 	p0 := r.connect()
 	old, regs := r.key(), r.srv.registerCount()
 	r.resetHistory()
+	calls := r.callCount()
 	woke := r.clock.Wall()
 	r.e.Notify(EventWake)
 	p := r.until("a new handshake", 10*time.Millisecond, func(p localapi.Profile) bool {
@@ -170,6 +172,9 @@ func TestWakeWithLiveSessionKeepsKey(t *testing.T) {
 	}
 	r.advance(2*r.e.t.LivenessTimeout, 100*time.Millisecond)
 	r.liveSessionKept(old, regs)
+	if c := r.callsSince(calls); !slices.Equal(c, []string{"rehandshake"}) {
+		t.Fatalf("after a wake the tunnel gets only a forced handshake, got %v", c)
+	}
 }
 
 // A network change with a working path on a slow link (the answer takes
@@ -190,6 +195,42 @@ func TestNetworkChangePathAliveNoReRegistration(t *testing.T) {
 	}
 	r.advance(2*r.e.t.LivenessTimeout, 100*time.Millisecond)
 	r.liveSessionKept(old, regs)
+}
+
+// A network change re-applies the running config before the liveness check,
+// so the tunnel re-pins its route to the endpoint through the new gateway.
+// When that fails (no route to the server yet) the check still decides.
+func TestNetworkChangeRepinsBeforeCheck(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reconfigure-fails=%v", fail), func(t *testing.T) {
+			r := newRig(t)
+			p0 := r.connect()
+			old, regs := r.key(), r.srv.registerCount()
+			r.tuns.mu.Lock()
+			running := r.tuns.cfgs[len(r.tuns.cfgs)-1]
+			if fail {
+				r.tuns.reconfErr = errors.New("cannot find how the server 10.203.0.1 is reached now (no network?)")
+			}
+			r.tuns.mu.Unlock()
+			r.resetHistory()
+			calls := r.callCount()
+			r.e.Notify(EventNetworkChange)
+			r.until("a new handshake", 10*time.Millisecond, func(p localapi.Profile) bool {
+				return p.LatestHandshake != nil && p.LatestHandshake.After(*p0.LatestHandshake)
+			})
+			r.advance(2*r.e.t.LivenessTimeout, 100*time.Millisecond)
+			r.liveSessionKept(old, regs)
+			if c := r.callsSince(calls); !slices.Equal(c, []string{"reconfigure", "rehandshake"}) {
+				t.Fatalf("want the config re-applied, then the forced handshake; got %v", c)
+			}
+			r.tuns.mu.Lock()
+			again := r.tuns.cfgs[len(r.tuns.cfgs)-1]
+			r.tuns.mu.Unlock()
+			if !reflect.DeepEqual(again, running) {
+				t.Fatalf("the network change must re-apply the running config unchanged:\n%+v\n%+v", again, running)
+			}
+		})
+	}
 }
 
 func (r *rig) liveSessionKept(old string, regs int) {

@@ -282,6 +282,7 @@ type fakeTunnels struct {
 	rtt          time.Duration
 	rehandshakes int
 	calls        []string // reconfigure, rehandshake: in order
+	reconfErr    error    // Reconfigure fails with it (after recording the call)
 }
 
 type fakeTunnel struct {
@@ -315,6 +316,9 @@ func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
 	t.ts.reconfs++
 	t.ts.cfgs = append(t.ts.cfgs, cfg)
 	t.ts.calls = append(t.ts.calls, "reconfigure")
+	if t.ts.reconfErr != nil {
+		return t.ts.reconfErr
+	}
 	if cfg.PrivateKey != t.cfg.PrivateKey {
 		t.hs = time.Time{} // a new peer on both ends: a new session is needed
 	}
@@ -444,6 +448,15 @@ func (r *rig) advance(d, step time.Duration) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// callsSince returns the tunnel calls made after the first n.
+func (r *rig) callsSince(n int) []string {
+	r.tuns.mu.Lock()
+	defer r.tuns.mu.Unlock()
+	return append([]string(nil), r.tuns.calls[n:]...)
+}
+
+func (r *rig) callCount() int { r.tuns.mu.Lock(); defer r.tuns.mu.Unlock(); return len(r.tuns.calls) }
 
 func (r *rig) untilState(s localapi.State) localapi.Profile {
 	r.t.Helper()

@@ -20,6 +20,9 @@ const livenessPoll = 50 * time.Millisecond
 // the device registers again with a new key either way.
 func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 	e.log.Info("checking the connection", "because", ev.String())
+	if ev == EventNetworkChange {
+		e.repin(ctx)
+	}
 	alive, took, err := e.probe(ctx)
 	if err != nil {
 		return err
@@ -36,6 +39,20 @@ func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 	// The server still knows the peer, or cannot be asked: a new key and a
 	// fresh configuration are the quickest way back; the old peer is removed.
 	return &errReconnect{reason: reason + ", registering again", deleteOld: true}
+}
+
+// repin applies the running config again after a network change: the
+// tunnel then pins its host route to the endpoint (routing loop) through
+// the gateway that reaches it now, resolves the endpoint again, and drops
+// the cached source address. A failure is logged; the liveness check that
+// follows decides whether the connection must be rebuilt.
+func (e *Engine) repin(ctx context.Context) {
+	if e.tcfg == nil {
+		return
+	}
+	if err := e.tun.Reconfigure(ctx, *e.tcfg); err != nil {
+		e.log.Warn("could not re-apply the tunnel's routes after the network change", "err", err)
+	}
 }
 
 // probe forces a handshake and waits, at most LivenessTimeout, for one newer

@@ -94,12 +94,12 @@ func (e *Engine) dropTunnel() {
 	if e.c.Release != nil {
 		e.c.Release(e.c.Name)
 	}
-	e.tun = nil
+	e.tun, e.tcfg = nil, nil
 }
 
 // dropPeer forgets the current key; the tunnel stays so Reconfigure can reuse it.
 func (e *Engine) dropPeer() {
-	e.key, e.peer = nil, nil
+	e.key, e.peer, e.tcfg = nil, nil, nil
 }
 
 // connect registers a fresh key (replacing `replaces` when set), configures
@@ -148,7 +148,7 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode,
 		e.dropTunnel() // the next attempt starts from a fresh interface
 		return fmt.Errorf("could not reconfigure the tunnel: %w", err)
 	}
-	e.key, e.peer = &key, &peer
+	e.key, e.peer, e.tcfg = &key, &peer, &cfg
 	e.showPeer(peer)
 	if err := e.waitPackets(ctx, since); err != nil {
 		return err
