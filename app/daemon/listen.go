@@ -37,9 +37,7 @@ func Serve(ctx context.Context, l net.Listener, b localapi.Backend, allow Author
 		}
 		if err != nil {
 			log.Warn("local API call refused", "path", r.URL.Path, "uid", p.UID, "pid", p.PID, "err", err)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = fmt.Fprintf(w, "{\"code\":%q,\"message\":%q}\n", localapi.CodeForbidden, err.Error())
+			localapi.WriteError(w, &localapi.Error{Code: localapi.CodeForbidden, Message: err.Error()})
 			return
 		}
 		if r.Method != http.MethodGet {
@@ -55,17 +53,7 @@ func Serve(ctx context.Context, l net.Listener, b localapi.Backend, allow Author
 			return context.WithValue(ctx, peerKey{}, peerResult{p, err})
 		},
 	}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	err := srv.Serve(l)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return localapi.ServeHTTP(ctx, l, srv)
 }
 
 type peerResult struct {

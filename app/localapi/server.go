@@ -60,7 +60,12 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 
 // Serve serves b on l until ctx ends.
 func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger) error {
-	srv := &http.Server{Handler: NewHandler(b, log), ReadHeaderTimeout: 5 * time.Second}
+	return ServeHTTP(ctx, l, &http.Server{Handler: NewHandler(b, log), ReadHeaderTimeout: 5 * time.Second})
+}
+
+// ServeHTTP runs srv on l and shuts it down gracefully when ctx ends. The
+// daemon builds srv itself to wrap NewHandler with its caller checks.
+func ServeHTTP(ctx context.Context, l net.Listener, srv *http.Server) error {
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -73,6 +78,9 @@ func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger) err
 	}
 	return err
 }
+
+// WriteError answers a request with e in the protocol's error body.
+func WriteError(w http.ResponseWriter, e *Error) { writeJSON(w, httpStatus(e.Code), e) }
 
 type handler struct {
 	b   Backend
