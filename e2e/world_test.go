@@ -37,14 +37,16 @@ type world struct {
 	// crashedPeer is the key of a daemon killed with -9 (scenario 5) that
 	// the server's idle sweep must remove.
 	crashedPeer string
+	serverArgs  []string
 }
 
-func newWorld(t testing.TB, clusters int) *world {
+// newWorld builds the world; serverArgs are extra ghostwire-server flags.
+func newWorld(t testing.TB, clusters int, serverArgs ...string) *world {
 	t.Helper()
 	tp := newTopology(t, clusters)
 	requireBin(t, tp.Bins.Server)
 	requireBin(t, tp.Bins.Client)
-	w := &world{Topology: tp, servers: map[string]*topo.Proc{}}
+	w := &world{Topology: tp, servers: map[string]*topo.Proc{}, serverArgs: serverArgs}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, err := tp.StartIdP(ctx); err != nil {
@@ -62,7 +64,7 @@ func newWorld(t testing.TB, clusters int) *world {
 }
 
 func (w *world) serverOptions() topo.ServerOptions {
-	return topo.ServerOptions{IdleTimeout: testIdleTimeout, RegistrationGrace: testGrace, SweepInterval: time.Second}
+	return topo.ServerOptions{IdleTimeout: testIdleTimeout, RegistrationGrace: testGrace, SweepInterval: time.Second, Extra: w.serverArgs}
 }
 
 func (w *world) startServer(t testing.TB, c *topo.Cluster) {
