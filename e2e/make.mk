@@ -16,14 +16,14 @@ GWE_ENV := GWE_BIN_DIR=$(BIN) GWE_COREDNS=$(GWE_COREDNS)
 test-e2e: build
 	$(GWE_ENV) $(GO) test -count=1 -timeout 40m ./e2e/...
 
-## e2e-clean: remove gwe-* namespaces, /etc/netns/gwe-* and sockets left by killed runs
+## e2e-clean: remove gwe-* namespaces, /etc/netns/gwe-*, sockets and kept logs (/tmp/gwe-e2e-*) of earlier runs
 e2e-clean:
 	@for ns in $$(ip netns list 2>/dev/null | awk '/^gwe-/{print $$1}'); do \
 		echo "removing namespace $$ns"; \
 		for pid in $$(ip netns pids $$ns 2>/dev/null); do kill -9 $$pid 2>/dev/null; done; \
 		ip netns del $$ns; \
 	done
-	@rm -rf /etc/netns/gwe-* /var/run/wireguard/gwe*.sock
+	@rm -rf /etc/netns/gwe-* /var/run/wireguard/gwe*.sock /tmp/gwe-e2e-*
 
 ## demo: build, install what is needed, and show ghostwire end to end (DEMO_KEEP=1 keeps it up)
 demo: deps build
