@@ -244,6 +244,11 @@ func (c *Config) Provider() string {
 }
 
 // Validate checks the whole configuration and says what to change.
+// MinIdleTimeout is the shortest idle timeout that never removes a live peer:
+// WireGuard re-handshakes after RekeyAfterTime (120 s), which a peer sending only
+// keepalives (25 s) reaches up to a keepalive later, plus RekeyTimeout (5 s).
+const MinIdleTimeout = 150 * time.Second
+
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -374,6 +379,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AddressRest < 0 {
 		bad("--address-rest %s must not be negative", c.AddressRest)
+	}
+	if c.IdleTimeout > 0 && c.IdleTimeout < MinIdleTimeout {
+		bad("--idle-timeout %s is shorter than WireGuard's re-handshake interval (a live peer handshakes only every 2 min plus keepalive): peers in use would be removed; use at least %s", c.IdleTimeout, MinIdleTimeout)
 	}
 	if c.SweepInterval > 0 && c.IdleTimeout > 0 && c.SweepInterval > c.IdleTimeout {
 		bad("--sweep-interval %s is longer than --idle-timeout %s: idle peers would linger", c.SweepInterval, c.IdleTimeout)

@@ -99,6 +99,7 @@ func TestValidate(t *testing.T) {
 		"bad domain":       {func(c *Config) { c.SearchDomains = []string{"a..b"} }, "not a valid DNS name"},
 		"cap":              {func(c *Config) { c.DeviceCap = 0 }, "--device-cap"},
 		"sweep":            {func(c *Config) { c.SweepInterval = time.Hour }, "linger"},
+		"idle too short":   {func(c *Config) { c.IdleTimeout = time.Minute }, "re-handshake interval"},
 		"mode":             {func(c *Config) { c.WGMode = "magic" }, "--wg-mode"},
 	}
 	for name, tc := range cases {
