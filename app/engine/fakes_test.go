@@ -91,6 +91,7 @@ type fakeServer struct {
 	down        bool // unreachable
 	forbidden   bool
 	configCalls int
+	peerCalls   int // GET of one peer, answered or not
 	registers   []api.RegisterRequest
 	deletes     []string
 }
@@ -157,6 +158,7 @@ func (s *fakeServer) Register(ctx context.Context, token string, req api.Registe
 func (s *fakeServer) Peer(ctx context.Context, token, key string) (api.Peer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.peerCalls++
 	if err := s.auth(token); err != nil {
 		return api.Peer{}, err
 	}
@@ -283,7 +285,22 @@ type fakeTunnels struct {
 	rehandshakes int
 	calls        []string // reconfigure, rehandshake: in order
 	reconfErr    error    // Reconfigure fails with it (after recording the call)
+	// Traffic through the tunnel, as the counters see it: while load is
+	// set, a 100-byte packet goes out every 50 ms; a path that flows answers
+	// each with 200 bytes, unless oneWay (nothing answers: only the
+	// server's passive keepalive comes back 10 s after data) or
+	// dropReplies (a lossy path: data answers are lost, handshakes not).
+	load        bool
+	oneWay      bool
+	dropReplies bool
 }
+
+const (
+	trafficEvery = 50 * time.Millisecond
+	keepaliveLen = 32 // a keepalive on the wire
+	initiation   = 148
+	response     = 92
+)
 
 type fakeTunnel struct {
 	ts     *fakeTunnels
@@ -294,6 +311,10 @@ type fakeTunnel struct {
 	// answerAt is when the answer to a forced handshake arrives (monotonic;
 	// zero: none in flight).
 	answerAt time.Time
+	// lastSent (monotonic) drives the persistent keepalive (25 s after the
+	// last packet out); traffic is generated from trafficAt on; dataAt is
+	// when the server last got data it has not answered (passive keepalive).
+	lastSent, trafficAt, dataAt time.Time
 }
 
 func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error) {
@@ -302,7 +323,8 @@ func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error)
 	ts.ups++
 	ts.broken = false
 	ts.cfgs = append(ts.cfgs, cfg)
-	ts.live = &fakeTunnel{ts: ts, cfg: cfg}
+	now := ts.clock.Now()
+	ts.live = &fakeTunnel{ts: ts, cfg: cfg, lastSent: now, trafficAt: now}
 	return ts.live, nil
 }
 
@@ -326,25 +348,57 @@ func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
 	return nil
 }
 
-// Stats simulates keepalives: while packets flow, a session is renewed every
-// 120 s (RekeyAfterTime) and keepalive answers arrive.
+// Stats simulates what moves the counters: the persistent keepalive (25 s
+// after the last packet out, never answered), the session renewed every
+// 120 s (RekeyAfterTime) while packets flow, the answer to a forced
+// handshake, and the scripted traffic.
 func (t *fakeTunnel) Stats() (TunnelStats, error) {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
 	if t.ts.broken && t == t.ts.live {
 		return TunnelStats{}, fmt.Errorf("device gone")
 	}
-	now := t.ts.clock.Wall()
-	if !t.answerAt.IsZero() && !t.ts.clock.Now().Before(t.answerAt) {
+	now, mono := t.ts.clock.Wall(), t.ts.clock.Now()
+	flows := t.ts.flows(t)
+	if !t.answerAt.IsZero() && !mono.Before(t.answerAt) {
 		t.answerAt = time.Time{}
-		if t.ts.flows(t) {
+		if flows {
 			t.hs = now
-			t.rx += 92 // handshake response
+			t.rx += response
 		}
 	}
-	if t.ts.flows(t) && !t.hs.IsZero() && now.Sub(t.hs) >= 120*time.Second {
+	if flows && !t.hs.IsZero() && now.Sub(t.hs) >= 120*time.Second {
 		t.hs = now
-		t.rx += 32
+		t.tx += initiation
+		t.rx += response
+		t.lastSent = mono
+	}
+	if t.ts.load {
+		for ; !t.trafficAt.Add(trafficEvery).After(mono); t.trafficAt = t.trafficAt.Add(trafficEvery) {
+			t.tx += 100
+			t.lastSent = t.trafficAt.Add(trafficEvery)
+			switch {
+			case !flows:
+			case t.ts.oneWay:
+				if t.dataAt.IsZero() {
+					t.dataAt = t.lastSent
+				}
+			case !t.ts.dropReplies:
+				t.rx += 200
+			}
+		}
+		if !t.dataAt.IsZero() && mono.Sub(t.dataAt) >= 10*time.Second {
+			t.dataAt = time.Time{}
+			if flows {
+				t.rx += keepaliveLen // passive keepalive
+			}
+		}
+	} else {
+		t.trafficAt = mono
+	}
+	if mono.Sub(t.lastSent) >= 25*time.Second {
+		t.tx += keepaliveLen
+		t.lastSent = mono
 	}
 	return TunnelStats{LatestHandshake: t.hs, RxBytes: t.rx, TxBytes: t.tx}, nil
 }
@@ -352,7 +406,12 @@ func (t *fakeTunnel) Stats() (TunnelStats, error) {
 func (t *fakeTunnel) Kick() error {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
-	t.tx += 148
+	if t.hs.IsZero() {
+		t.tx += initiation
+	} else {
+		t.tx += keepaliveLen
+	}
+	t.lastSent = t.ts.clock.Now()
 	if t.ts.flows(t) {
 		if t.hs.IsZero() {
 			t.hs = t.ts.clock.Wall()
@@ -369,7 +428,8 @@ func (t *fakeTunnel) Rehandshake() error {
 	defer t.ts.mu.Unlock()
 	t.ts.rehandshakes++
 	t.ts.calls = append(t.ts.calls, "rehandshake")
-	t.tx += 148
+	t.tx += initiation
+	t.lastSent = t.ts.clock.Now()
 	t.answerAt = t.ts.clock.Now().Add(max(t.ts.rtt, time.Millisecond))
 	return nil
 }

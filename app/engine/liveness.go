@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +24,7 @@ func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 	if ev == EventNetworkChange {
 		e.repin(ctx)
 	}
-	alive, took, err := e.probe(ctx)
+	alive, took, _, err := e.probe(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -56,8 +57,10 @@ func (e *Engine) repin(ctx context.Context) {
 }
 
 // probe forces a handshake and waits, at most LivenessTimeout, for one newer
-// than the call. took is how long the answer took.
-func (e *Engine) probe(ctx context.Context) (alive bool, took time.Duration, err error) {
+// than the call. took is how long the answer took. When asked is not nil
+// its answer is returned as early; one saying the peer is gone ends the
+// wait at once (the handshake cannot be answered then).
+func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool, took time.Duration, early *peerAnswer, err error) {
 	since, start := e.c.Clock.Wall(), e.c.Clock.Now()
 	if err := e.tun.Rehandshake(); err != nil {
 		// Nothing was sent (no route yet?); wireguard-go retries by itself,
@@ -69,19 +72,24 @@ func (e *Engine) probe(ctx context.Context) (alive bool, took time.Duration, err
 		st, err := e.tun.Stats()
 		if err != nil {
 			e.dropTunnel()
-			return false, 0, &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
+			return false, 0, early, &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
 		}
 		e.showStats(st)
 		now := e.c.Clock.Now()
 		if st.LatestHandshake.After(since) {
-			return true, now.Sub(start), nil
+			return true, now.Sub(start), early, nil
 		}
 		if !now.Before(deadline) {
-			return false, now.Sub(start), nil
+			return false, now.Sub(start), early, nil
 		}
 		select {
 		case <-ctx.Done():
-			return false, 0, ctx.Err()
+			return false, 0, early, ctx.Err()
+		case a := <-asked:
+			early, asked = &a, nil
+			if errors.Is(a.err, ErrNotFound) {
+				return false, now.Sub(start), early, nil
+			}
 		case <-e.c.Clock.After(min(livenessPoll, deadline.Sub(now))):
 		}
 	}

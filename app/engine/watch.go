@@ -21,11 +21,29 @@ type verify struct {
 
 // watch keeps a connected profile alive. It returns an *errReconnect when the
 // peer must be registered again with a new key, or another error to retry.
+//
+// The tunnel's counters are read every Poll: data sent while nothing comes
+// back (or a handshake older than a healthy tunnel allows) is checked at
+// once with a forced handshake and a question to the server (suspect). The
+// periodic peer check and the stale-handshake rule are the backstops.
 func (e *Engine) watch(ctx context.Context) error {
 	lastMono, lastWall := e.c.Clock.Now(), e.c.Clock.Wall()
 	nextCheck := lastMono.Add(e.t.PeerCheck)
 	var pending *verify
 	var retryRotate time.Time // monotonic; zero: follow the peer's expiry
+	var lastKick time.Time    // monotonic: last kick while verifying
+
+	var quiet silence
+	var down *outage
+	var calmUntil time.Time // monotonic: the slower silence rule applies until then
+	if st, err := e.tun.Stats(); err == nil {
+		quiet.reset(st)
+	}
+	rebase := func() {
+		if st, err := e.tun.Stats(); err == nil {
+			quiet.reset(st)
+		}
+	}
 
 	startVerify := func(reason string, dead bool) {
 		st, _ := e.tun.Stats()
@@ -37,6 +55,7 @@ func (e *Engine) watch(ctx context.Context) error {
 		if err := e.tun.Kick(); err != nil {
 			e.log.Warn("could not start a handshake", "err", err)
 		}
+		lastKick = e.c.Clock.Now()
 	}
 
 	for {
@@ -45,7 +64,7 @@ func (e *Engine) watch(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case ev = <-e.events:
-		case <-e.c.Clock.After(e.t.Tick):
+		case <-e.c.Clock.After(e.t.Poll):
 		}
 		now, wall := e.c.Clock.Now(), e.c.Clock.Wall()
 
@@ -67,10 +86,16 @@ func (e *Engine) watch(ctx context.Context) error {
 			}
 			now, wall = e.c.Clock.Now(), e.c.Clock.Wall()
 			lastMono, lastWall = now, wall
+			rebase()
+			if down != nil {
+				down = nil
+				e.reconnected(ev.String())
+			}
 		case eventExtend:
 			if err := e.rotate(ctx); err != nil {
 				return err
 			}
+			rebase()
 			continue
 		}
 
@@ -80,26 +105,65 @@ func (e *Engine) watch(ctx context.Context) error {
 			return &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
 		}
 		e.showStats(st)
+		silent := quiet.observe(st, now)
 
 		if pending != nil {
 			if (!st.LatestHandshake.IsZero() && st.LatestHandshake.After(pending.since)) || st.RxBytes > pending.rx {
 				e.log.Info("connection checked: packets flow", "after", pending.reason)
 				pending = nil
 				if e.Profile().State != localapi.StateConnected {
-					now := e.c.Clock.Wall()
-					e.update(func(p *localapi.Profile) {
-						p.State, p.Reason, p.ErrorCode = localapi.StateConnected, "", ""
-						p.ConnectedSince = &now
-					})
+					e.reconnected("no handshake for a while")
 				}
 			} else if !now.Before(pending.deadline) {
 				return &errReconnect{reason: pending.reason + ": no answer from the server, registering again"}
-			} else {
+			} else if now.Sub(lastKick) >= e.t.Tick {
 				_ = e.tun.Kick()
+				lastKick = now
 			}
 		}
 
-		if pending == nil && !st.LatestHandshake.IsZero() && wall.Sub(st.LatestHandshake) > e.t.StaleAfter {
+		switch {
+		case down != nil && down.recovered(st):
+			down = nil
+			calmUntil = now.Add(calmFor)
+			rebase()
+			e.reconnected("the server answered again")
+		case down != nil && !now.Before(down.next):
+			// The state's reason already says it; no log line per retry.
+			v, err := e.suspect(ctx, "the server did not answer")
+			if err != nil {
+				return err
+			}
+			now = e.c.Clock.Now()
+			rebase()
+			if v.alive {
+				down = nil
+				calmUntil = now.Add(calmFor)
+				e.reconnected("the server answered again")
+			} else {
+				e.again(down, v, now)
+			}
+		case down == nil && pending == nil:
+			why := e.suspicion(st, silent, now, wall, calmUntil)
+			if why == "" {
+				break
+			}
+			e.log.Info("checking the connection", "because", why)
+			v, err := e.suspect(ctx, why)
+			if err != nil {
+				return err
+			}
+			now = e.c.Clock.Now()
+			st, _ = e.tun.Stats()
+			quiet.reset(st)
+			if v.alive {
+				calmUntil = now.Add(calmFor)
+			} else {
+				down = e.startOutage(v, st, now)
+			}
+		}
+
+		if pending == nil && down == nil && !st.LatestHandshake.IsZero() && wall.Sub(st.LatestHandshake) > e.t.StaleAfter {
 			e.setState(localapi.StateReconnecting, fmt.Sprintf("no handshake for %s", wall.Sub(st.LatestHandshake).Round(time.Second)))
 			if err := e.checkPeer(ctx); err != nil {
 				return err
@@ -125,6 +189,7 @@ func (e *Engine) watch(ctx context.Context) error {
 				retryRotate = now.Add(e.t.RetryMin * 5)
 			} else {
 				retryRotate = time.Time{}
+				rebase()
 			}
 		}
 	}
@@ -179,11 +244,7 @@ func (e *Engine) checkPeer(ctx context.Context) error {
 	peer, err := e.c.API.Peer(ctx, tok.AccessToken, e.key.PublicKey().String())
 	switch {
 	case err == nil:
-		if !peer.ExpiresAt.IsZero() {
-			e.peer.ExpiresAt = peer.ExpiresAt
-			exp := peer.ExpiresAt
-			e.update(func(p *localapi.Profile) { p.ExpiresAt = &exp })
-		}
+		e.applyPeer(peer)
 		return nil
 	case errors.Is(err, ErrNotFound):
 		return &errReconnect{reason: "the server no longer knows this device (it restarted or the peer expired), registering again"}
