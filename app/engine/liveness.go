@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/ghostwire/ghostwire/app/localapi"
 )
 
 // livenessPoll is how often Stats is read while waiting for the answer to a
@@ -17,29 +15,24 @@ const livenessPoll = 50 * time.Millisecond
 // change within about one round trip, instead of waiting for the server's
 // passive keepalive (10 s): a forced handshake answered within
 // LivenessTimeout means yes, and nothing changes (no state flap, same key).
-// No answer means the path is dead: the server is asked about our peer, and
-// the device registers again with a new key either way.
+// The server is asked about our peer at the same time (suspect): gone means
+// register again at once (often the case after a long sleep). A dead path
+// registers again with a new key either way.
 func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 	e.log.Info("checking the connection", "because", ev.String())
 	if ev == EventNetworkChange {
 		e.repin(ctx)
 	}
-	alive, took, _, err := e.probe(ctx, nil)
+	v, err := e.suspect(ctx, ev.String())
 	if err != nil {
-		return err
+		return err // gone or dead (register again), or a person must act
 	}
-	if alive {
-		e.log.Info("connection checked: packets flow", "after", ev.String(), "took", took.Round(time.Millisecond))
+	if v.alive {
 		return nil
 	}
-	reason := fmt.Sprintf("%s: no answer from the server within %s", ev, e.t.LivenessTimeout)
-	e.setState(localapi.StateReconnecting, reason+", checking with the server")
-	if err := e.checkPeer(ctx); err != nil {
-		return err // gone (register again), or a person must act
-	}
-	// The server still knows the peer, or cannot be asked: a new key and a
-	// fresh configuration are the quickest way back; the old peer is removed.
-	return &errReconnect{reason: reason + ", registering again", deleteOld: true}
+	// The server cannot be asked: a new key and a fresh configuration are
+	// the quickest way back; the old peer is removed.
+	return &errReconnect{reason: fmt.Sprintf("%s: %s, registering again", ev, v.cause), deleteOld: true}
 }
 
 // repin applies the running config again after a network change: the

@@ -215,7 +215,9 @@ func (e *Engine) waitPackets(ctx context.Context, since time.Time) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-e.c.Clock.After(min(e.t.Tick, 250*time.Millisecond)):
+		// A handshake takes one round trip: poll as the liveness probe
+		// does, so a reconnect is not rounded up to a slow tick.
+		case <-e.c.Clock.After(min(e.t.Tick, livenessPoll)):
 		}
 	}
 }
