@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/server/api"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
