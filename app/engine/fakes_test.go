@@ -438,4 +438,3 @@ func (t *fakeTunnel) Close() error {
 	t.ts.closes++
 	return nil
 }
-
