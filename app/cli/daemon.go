@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,7 @@ func (a *App) daemonCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dnsMode, "dns", "", "DNS mechanism: auto, resolved, stub, resolvconf or off (auto: resolved when it runs, else stub)")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	// For tests and debugging: how often each profile asks the server about its peer.
-	cmd.Flags().DurationVar(&o.Timing.PeerCheck, "peer-check-interval", 60*time.Second, "how often the server is asked whether this device's peer still exists")
+	cmd.Flags().DurationVar(&o.Timing.PeerCheck, "peer-check-interval", 0, "how often the server is asked whether this device's peer still exists (0: the engine's default, 30s)")
 	_ = cmd.Flags().MarkHidden("peer-check-interval")
 	return cmd
 }
