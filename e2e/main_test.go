@@ -92,7 +92,9 @@ func newTopology(t testing.TB, clusters int) *topo.Topology {
 			t.Logf("process logs (kept in %s):%s", tp.LogDir, b.String())
 		}
 		tp.Close()
-		if !t.Failed() {
+		if t.Failed() || os.Getenv("GWE_KEEP_LOGS") != "" {
+			t.Logf("run directory kept: %s", dir)
+		} else {
 			os.RemoveAll(dir)
 		}
 	})
