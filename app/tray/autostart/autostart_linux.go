@@ -16,33 +16,5 @@ func Path() (string, error) {
 	return filepath.Join(dir, "autostart", desktopFile), nil
 }
 
-// Enabled reports whether the tray starts at login.
-func Enabled() (bool, error) {
-	p, err := Path()
-	if err != nil {
-		return false, err
-	}
-	return fileEnabled(p)
-}
-
-// Enable starts the running ghostwire program's tray at every login.
-func Enable() error {
-	p, err := Path()
-	if err != nil {
-		return err
-	}
-	exe, err := executable()
-	if err != nil {
-		return err
-	}
-	return writeFile(p, DesktopEntry(exe))
-}
-
-// Disable stops starting the tray at login.
-func Disable() error {
-	p, err := Path()
-	if err != nil {
-		return err
-	}
-	return removeFile(p)
-}
+// content is what Enable writes at Path.
+func content(exe string) string { return DesktopEntry(exe) }

@@ -1,0 +1,36 @@
+//go:build linux || darwin
+
+package autostart
+
+// On Linux and macOS the registration is one file at Path holding content(exe).
+
+// Enabled reports whether the tray starts at login.
+func Enabled() (bool, error) {
+	p, err := Path()
+	if err != nil {
+		return false, err
+	}
+	return fileEnabled(p)
+}
+
+// Enable starts the running ghostwire program's tray at every login.
+func Enable() error {
+	p, err := Path()
+	if err != nil {
+		return err
+	}
+	exe, err := executable()
+	if err != nil {
+		return err
+	}
+	return writeFile(p, content(exe))
+}
+
+// Disable stops starting the tray at login.
+func Disable() error {
+	p, err := Path()
+	if err != nil {
+		return err
+	}
+	return removeFile(p)
+}
