@@ -181,19 +181,7 @@ func scenarioSleep(t *testing.T, w *world, c *topo.Cluster) {
 	if len(before) != 1 {
 		t.Fatalf("server peers %v: want exactly one besides the crashed daemon's %q", w.serverPeers(t, c), w.crashedPeer)
 	}
-	if err := w.daemon.Proc.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	cont := func() { _ = w.daemon.Proc.Signal(syscall.SIGCONT) }
-	defer cont()
-	// Cut the laptop's link at the far end, as when the Wi-Fi goes away.
-	sh(t, w.Inet, "ip", "link", "set", "laptop", "down")
-	restore := func() { _, _ = w.Inet.Run("ip", "link", "set", "laptop", "up") }
-	defer restore()
-	w.waitServerPeers(t, c, 0, testIdleTimeout+testGrace+10*time.Second)
-	time.Sleep(time.Second)
-	restore()
-	cont()
+	w.sleepPastIdle(t, c)()
 	took := w.curlOK(t, "http://prometheus/metrics", `cluster="c1"`, 90*time.Second)
 	t.Logf("reachable again %s after waking", took.Round(time.Millisecond))
 	after := w.waitServerPeers(t, c, 1, 10*time.Second)

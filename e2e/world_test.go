@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +215,36 @@ func (w *world) resolve(t testing.TB, name string) string {
 func readResolv(tp *topo.Topology) string {
 	b, _ := os.ReadFile(tp.Laptop.ResolvConfPath())
 	return string(b)
+}
+
+// sleepPastIdle puts the laptop to sleep until the server has forgotten its
+// peer: a network change just before (the Wi-Fi dropping as the lid closes,
+// so the daemon's debounced check is still pending when it stops), the
+// daemon stopped, the link cut at the far end. It returns wake, which wakes
+// the laptop as a real one wakes: the daemon runs first and the link comes
+// back a second later (the Wi-Fi reassociating); wake returns when the link
+// is back. Calling it again does nothing.
+func (w *world) sleepPastIdle(t testing.TB, c *topo.Cluster) (wake func() time.Time) {
+	t.Helper()
+	sh(t, w.Laptop, "ip", "link", "add", "gwe-lid", "type", "veth", "peer", "name", "gwe-lid1")
+	sh(t, w.Laptop, "ip", "link", "del", "gwe-lid")
+	time.Sleep(200 * time.Millisecond) // the daemon has read it; its check is 2 s away
+	if err := w.daemon.Proc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var back time.Time
+	wake = func() time.Time {
+		once.Do(func() {
+			_ = w.daemon.Proc.Signal(syscall.SIGCONT)
+			time.Sleep(time.Second)
+			_, _ = w.Inet.Run("ip", "link", "set", "laptop", "up")
+			back = time.Now()
+		})
+		return back
+	}
+	t.Cleanup(func() { wake() })
+	sh(t, w.Inet, "ip", "link", "set", "laptop", "down")
+	w.waitServerPeers(t, c, 0, testIdleTimeout+testGrace+10*time.Second)
+	return wake
 }

@@ -29,7 +29,8 @@ type Timing struct {
 	RetryMax         time.Duration
 	TeardownTimeout  time.Duration // bound on DELETE + tunnel close at down
 	// LivenessTimeout bounds the wait for the answer to a forced handshake
-	// after a wake or a network change; no answer by then = the path is dead.
+	// after a wake, a network change or a silence; one unanswered halfway
+	// is sent again and waited for as long, then the path is dead.
 	LivenessTimeout time.Duration
 	// Poll is how often the tunnel's counters are read while connected
 	// (an in-process read, cheap).
@@ -103,7 +104,7 @@ type Engine struct {
 	t   Timing
 	log *slog.Logger
 
-	events chan Event
+	events chan arrival
 
 	// opMu serializes Up/Down/Login/Logout so a down waits for the run to end.
 	opMu   sync.Mutex
@@ -130,7 +131,7 @@ func New(c Config) *Engine {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan Event, 8)}
+	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8)}
 	e.log = c.Log.With("profile", c.Name)
 	e.prof = localapi.Profile{Name: c.Name, Server: c.Server, State: localapi.StateDisconnected, Interface: c.Interface}
 	return e
@@ -152,10 +153,16 @@ func (e *Engine) Profile() localapi.Profile {
 	return p
 }
 
+// arrival is an event and the wall time it reached the engine.
+type arrival struct {
+	ev Event
+	at time.Time
+}
+
 // Notify hands an OS signal to the engine; it never blocks.
 func (e *Engine) Notify(ev Event) {
 	select {
-	case e.events <- ev:
+	case e.events <- arrival{ev: ev, at: e.c.Clock.Wall()}:
 	default:
 	}
 }

@@ -90,7 +90,11 @@ type fakeServer struct {
 	configCalls int
 	peerCalls   int // GET of one peer, answered or not
 	registers   []api.RegisterRequest
-	deletes     []string
+	// registerGate, when set, holds every registration until it is closed.
+	registerGate chan struct{}
+	// stallPeer: the next GETs of a peer never get an answer.
+	stallPeer int
+	deletes      []string
 }
 
 func newFakeServer(c *fakeClock) *fakeServer {
@@ -126,6 +130,12 @@ func (s *fakeServer) auth(token string) error {
 
 func (s *fakeServer) Register(ctx context.Context, token string, req api.RegisterRequest) (api.Peer, error) {
 	s.mu.Lock()
+	gate := s.registerGate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate // the test holds the engine inside a registration
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.auth(token); err != nil {
 		return api.Peer{}, err
@@ -154,8 +164,14 @@ func (s *fakeServer) Register(ctx context.Context, token string, req api.Registe
 
 func (s *fakeServer) Peer(ctx context.Context, token, key string) (api.Peer, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.peerCalls++
+	if s.stallPeer > 0 { // its packets are lost: no answer until the caller gives up
+		s.stallPeer--
+		s.mu.Unlock()
+		<-ctx.Done()
+		return api.Peer{}, &ServerError{Kind: ErrUnreachable, Message: ctx.Err().Error()}
+	}
+	defer s.mu.Unlock()
 	if err := s.auth(token); err != nil {
 		return api.Peer{}, err
 	}
@@ -280,6 +296,10 @@ type fakeTunnels struct {
 	// rtt is how long a forced handshake takes to be answered.
 	rtt          time.Duration
 	rehandshakes int
+	// lose drops the next initiations of forced handshakes; floods counts
+	// those dropped by the responder's flood rule (one within 20 ms of the
+	// last handshake).
+	lose, floods int
 	calls        []string // reconfigure, rehandshake: in order
 	reconfErr    error    // Reconfigure fails with it (after recording the call)
 	// Traffic through the tunnel, as the counters see it: while load is
@@ -418,8 +438,10 @@ func (t *fakeTunnel) Kick() error {
 	return nil
 }
 
-// Rehandshake sends an initiation; while packets flow, its answer arrives
-// one rtt later (the fake clock must move for it to be seen).
+// Rehandshake sends an initiation that supersedes any in flight; while
+// packets flow, its answer arrives one rtt later (the fake clock must move
+// for it to be seen), unless it is lost or comes within the responder's
+// flood window (20 ms after the last handshake), as wireguard-go drops it.
 func (t *fakeTunnel) Rehandshake() error {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
@@ -427,7 +449,15 @@ func (t *fakeTunnel) Rehandshake() error {
 	t.ts.calls = append(t.ts.calls, "rehandshake")
 	t.tx += initiation
 	t.lastSent = t.ts.clock.Now()
-	t.answerAt = t.ts.clock.Now().Add(max(t.ts.rtt, time.Millisecond))
+	t.answerAt = time.Time{}
+	switch {
+	case t.ts.lose > 0:
+		t.ts.lose--
+	case !t.hs.IsZero() && t.ts.clock.Wall().Sub(t.hs) <= 20*time.Millisecond:
+		t.ts.floods++
+	default:
+		t.answerAt = t.ts.clock.Now().Add(max(t.ts.rtt, time.Millisecond))
+	}
 	return nil
 }
 

@@ -7,9 +7,19 @@ import (
 	"time"
 )
 
-// livenessPoll is how often Stats is read while waiting for the answer to a
-// forced handshake: a small fraction of a typical round trip's worst case.
-const livenessPoll = 50 * time.Millisecond
+const (
+	// livenessPoll is how often Stats is read while waiting for the answer
+	// to a forced handshake: a small fraction of a typical round trip's
+	// worst case.
+	livenessPoll = 50 * time.Millisecond
+	// initiationGap is how long after the latest handshake a forced one
+	// waits: the responder silently drops an initiation that comes within
+	// 20 ms of the last one it took (wireguard-go's HandshakeInitationRate,
+	// the kernel's 50 per second) or whose TAI64N timestamp, coarsened to
+	// ~16 ms, is not newer. Dropped, it would leave the session retired and
+	// packets queued until the probe gives up.
+	initiationGap = 50 * time.Millisecond
+)
 
 // checkPath answers "do packets still flow?" after a wake or a network
 // change within about one round trip, instead of waiting for the server's
@@ -49,18 +59,28 @@ func (e *Engine) repin(ctx context.Context) {
 	}
 }
 
-// probe forces a handshake and waits, at most LivenessTimeout, for one newer
-// than the call. took is how long the answer took. When asked is not nil
+// probe forces a handshake and waits, at most 1.5 times LivenessTimeout, for
+// one newer than the call. took is how long the answer took. When asked is not nil
 // its answer is returned as early; one saying the peer is gone ends the
 // wait at once (the handshake cannot be answered then).
+//
+// Without an answer halfway through LivenessTimeout the initiation is sent
+// again and given a whole LivenessTimeout of its own: one lost UDP packet
+// (common right after a network change) then costs half a second or so, not
+// a new registration with a new address that breaks open connections, and
+// wireguard-go itself would retry only after 5 s. A resend supersedes the
+// first initiation (a new handshake, a new index), hence the full wait after
+// it: a slow path (a saturated uplink's queue) answering within
+// LivenessTimeout stays alive. A dead path is given up after 1.5 times
+// LivenessTimeout.
 func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool, took time.Duration, early *peerAnswer, err error) {
-	since, start := e.c.Clock.Wall(), e.c.Clock.Now()
-	if err := e.tun.Rehandshake(); err != nil {
-		// Nothing was sent (no route yet?); wireguard-go retries by itself,
-		// so the wait below still decides.
-		e.log.Warn("could not send a handshake", "err", err)
+	if err := e.spaceInitiation(ctx); err != nil {
+		return false, 0, nil, err
 	}
-	deadline := start.Add(e.t.LivenessTimeout)
+	since, start := e.c.Clock.Wall(), e.c.Clock.Now()
+	e.initiate()
+	resend := start.Add(e.t.LivenessTimeout / 2)
+	deadline := resend.Add(e.t.LivenessTimeout)
 	for {
 		st, err := e.tun.Stats()
 		if err != nil {
@@ -75,6 +95,11 @@ func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool
 		if !now.Before(deadline) {
 			return false, now.Sub(start), early, nil
 		}
+		if !resend.IsZero() && !now.Before(resend) {
+			e.log.Debug("no answer to the handshake yet, sending it again", "after", now.Sub(start).Round(time.Millisecond))
+			e.initiate()
+			resend = time.Time{}
+		}
 		select {
 		case <-ctx.Done():
 			return false, 0, early, ctx.Err()
@@ -85,5 +110,33 @@ func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool
 			}
 		case <-e.c.Clock.After(min(livenessPoll, deadline.Sub(now))):
 		}
+	}
+}
+
+// initiate sends a handshake initiation now.
+func (e *Engine) initiate() {
+	if err := e.tun.Rehandshake(); err != nil {
+		// Nothing was sent (no route yet?); wireguard-go retries by itself,
+		// so the probe's wait still decides.
+		e.log.Warn("could not send a handshake", "err", err)
+	}
+}
+
+// spaceInitiation waits until initiationGap has passed since the latest
+// handshake, so the responder takes the forced one.
+func (e *Engine) spaceInitiation(ctx context.Context) error {
+	st, err := e.tun.Stats()
+	if err != nil || st.LatestHandshake.IsZero() {
+		return nil // the probe's own Stats call handles a broken tunnel
+	}
+	wait := initiationGap - e.c.Clock.Wall().Sub(st.LatestHandshake)
+	if wait <= 0 || wait > initiationGap { // > : the wall clock stepped back
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.c.Clock.After(wait):
+		return nil
 	}
 }

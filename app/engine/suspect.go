@@ -25,8 +25,11 @@ const (
 	// second.
 	quietCalm = 15 * time.Second
 	calmFor   = time.Minute
-	// askTimeout bounds the question to the server during a probe.
+	// askTimeout bounds the question to the server during a probe; it is
+	// sent again every askHedge while unanswered, askTries times at most.
 	askTimeout = 5 * time.Second
+	askHedge   = 500 * time.Millisecond
+	askTries   = 4
 )
 
 // silence notices "sending but nothing comes back" in the tunnel's
@@ -142,8 +145,7 @@ func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
 			asked <- peerAnswer{err: err}
 			return
 		}
-		p, err := e.c.API.Peer(actx, tok.AccessToken, key)
-		asked <- peerAnswer{peer: p, err: err}
+		asked <- e.askPeer(actx, tok.AccessToken, key)
 	}()
 	// The asking goroutine has ended whenever suspect returns: it shares
 	// the sign-in session with the run goroutine.
@@ -180,11 +182,54 @@ func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
 		// The server knows us but the handshake went unanswered: a fresh
 		// key and configuration (endpoint resolved again) is the quickest
 		// way back, as after a wake; the old peer is removed.
-		return verdict{}, &errReconnect{reason: fmt.Sprintf("%s: no WireGuard answer within %s though the server knows this device, registering again", why, e.t.LivenessTimeout), deleteOld: true}
+		return verdict{}, &errReconnect{reason: fmt.Sprintf("%s: no WireGuard answer within %s though the server knows this device, registering again", why, took.Round(100*time.Millisecond)), deleteOld: true}
 	case errors.Is(err, ErrForbidden), permanent(err):
 		return verdict{}, err
 	}
-	return verdict{took: took, cause: fmt.Sprintf("no WireGuard answer within %s and the server's API could not be asked (%v)", e.t.LivenessTimeout, ans.err)}, nil
+	return verdict{took: took, cause: fmt.Sprintf("no WireGuard answer within %s and the server's API could not be asked (%v)", took.Round(100*time.Millisecond), ans.err)}, nil
+}
+
+// askPeer asks the server about our peer, hedged: while no request has
+// come back with an answer, another starts every askHedge on a fresh
+// connection (up to askTries), so a request whose first packets were lost
+// (a link just back after a wake, an address being resolved) is not stuck
+// behind TCP's 1 s and 3 s SYN retransmissions. The first answer from the
+// server wins; if none comes, the last failure is returned.
+func (e *Engine) askPeer(ctx context.Context, token, key string) peerAnswer {
+	answers := make(chan peerAnswer, askTries) // hedges never block, even when abandoned
+	ask := func() {
+		p, err := e.c.API.Peer(ctx, token, key)
+		answers <- peerAnswer{peer: p, err: err}
+	}
+	go ask()
+	sent, pending := 1, 1
+	var last peerAnswer
+	for {
+		var hedge <-chan time.Time
+		if sent < askTries {
+			hedge = e.c.Clock.After(askHedge)
+		}
+		select {
+		case a := <-answers:
+			pending--
+			if !errors.Is(a.err, ErrUnreachable) {
+				return a // an answer from the server, good or bad
+			}
+			last = a
+			if pending == 0 && sent == askTries {
+				return last
+			}
+		case <-hedge:
+			go ask()
+			sent++
+			pending++
+		case <-ctx.Done():
+			if last.err == nil {
+				last.err = &ServerError{Kind: ErrUnreachable, Message: "no answer from the server's API: " + ctx.Err().Error()}
+			}
+			return last
+		}
+	}
 }
 
 // applyPeer records what the server says about our peer (its expiry moves

@@ -60,10 +60,12 @@ func (e *Engine) watch(ctx context.Context) error {
 
 	for {
 		var ev Event
+		var arrived time.Time // wall; zero: not a signal from the OS
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case ev = <-e.events:
+		case a := <-e.events:
+			ev, arrived = a.ev, a.at
 		case <-e.c.Clock.After(e.t.Poll):
 		}
 		now, wall := e.c.Clock.Now(), e.c.Clock.Wall()
@@ -73,11 +75,15 @@ func (e *Engine) watch(ctx context.Context) error {
 		lastMono, lastWall = now, wall
 		if d := walled - mono; d > e.t.ClockJump || d < -e.t.ClockJump {
 			e.log.Info("wall clock jumped; the machine probably slept", "jump", d.Round(time.Second))
-			ev = EventWake
+			ev, arrived = EventWake, time.Time{}
 		}
 
 		switch ev {
 		case EventWake, EventNetworkChange:
+			if e.answered(arrived) {
+				e.log.Info("no check needed: a handshake completed after the signal", "signal", ev.String())
+				break
+			}
 			// A forced handshake answers within a round trip; only a dead
 			// path goes on to the server (often the peer is gone after a
 			// long sleep) and a new registration.
@@ -193,6 +199,20 @@ func (e *Engine) watch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// answered reports whether a handshake completed after a signal arrived: it
+// proves the path as it is after the change, so probing again would only
+// retire a fresh session. This is the common case for a signal queued while
+// the engine was reconnecting (a network change just before sleep fires on
+// wake, while the wake itself registers again). A debounced network change
+// arrives after the changes it reports, so the rule never hides a change.
+func (e *Engine) answered(arrived time.Time) bool {
+	if arrived.IsZero() {
+		return false
+	}
+	st, err := e.tun.Stats()
+	return err == nil && st.LatestHandshake.After(arrived)
 }
 
 // rotateBefore is how long before the peer's expiry the key is rotated: a
