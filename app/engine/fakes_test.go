@@ -94,7 +94,7 @@ type fakeServer struct {
 	registerGate chan struct{}
 	// stallPeer: the next GETs of a peer never get an answer.
 	stallPeer int
-	deletes      []string
+	deletes   []string
 }
 
 func newFakeServer(c *fakeClock) *fakeServer {
