@@ -90,42 +90,98 @@ func under(name, d string) int {
 	return -1
 }
 
-// serversFor picks the servers for name: the route with the longest
-// matching domain, else the upstream.
-func (h *stubHandler) serversFor(name string) []netip.AddrPort {
+// candidates are the server groups that may answer name: every profile
+// with a domain that name is in, the most specific domain first and, among
+// equals, in the order the profiles came up; the upstream alone when no
+// profile's domain matches. Two clusters that both use cluster.local are
+// then both asked.
+func (h *stubHandler) candidates(name string) [][]netip.AddrPort {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	best, servers := -1, h.upstream
+	type cand struct {
+		match   int
+		servers []netip.AddrPort
+	}
+	var cs []cand
 	for _, r := range h.routes {
+		best := -1
 		for _, d := range r.domains {
-			if n := under(name, d); n > best {
-				best, servers = n, r.servers
-			}
+			best = max(best, under(name, d))
+		}
+		if best >= 0 {
+			cs = append(cs, cand{best, r.servers})
 		}
 	}
-	return servers
+	if len(cs) == 0 {
+		return [][]netip.AddrPort{h.upstream}
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return b.match - a.match })
+	out := make([][]netip.AddrPort, len(cs))
+	for i, c := range cs {
+		out[i] = c.servers
+	}
+	return out
 }
 
 func (h *stubHandler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
-	servers := h.upstream
+	groups := [][]netip.AddrPort{h.upstream}
 	if len(r.Question) == 1 {
-		servers = h.serversFor(r.Question[0].Name)
+		groups = h.candidates(r.Question[0].Name)
 	}
 	network := "udp"
 	if _, ok := w.LocalAddr().(*net.TCPAddr); ok {
 		network = "tcp"
 	}
-	c := &dns.Client{Net: network, Timeout: 3 * time.Second}
-	for _, s := range servers {
-		resp, _, err := c.Exchange(r, s.String())
-		if err == nil {
-			_ = w.WriteMsg(resp)
-			return
-		}
-		h.log.Debug("DNS forward failed", "server", s, "err", err)
+	if resp := h.resolve(r, network, groups); resp != nil {
+		_ = w.WriteMsg(resp)
+		return
 	}
 	m := new(dns.Msg)
 	m.SetRcode(r, dns.RcodeServerFailure)
 	_ = w.WriteMsg(m)
+}
+
+// resolve asks every group at once (each tries its servers in turn) and
+// returns, in the groups' order, the first answer with records; else the
+// first answer of any kind (a name that does not exist, no data); nil when
+// no server answered. A name only the second cluster has is answered by it,
+// a name both have by the first, and a name none has gets the first one's
+// "no such name" without ever going to the upstream nameservers.
+func (h *stubHandler) resolve(r *dns.Msg, network string, groups [][]netip.AddrPort) *dns.Msg {
+	answers := make([]chan *dns.Msg, len(groups))
+	for i, servers := range groups {
+		// Buffered: a late answer is dropped, never blocks. Each query packs
+		// its own copy: packing writes to the message (EDNS rcode bits).
+		answers[i] = make(chan *dns.Msg, 1)
+		q := r.Copy()
+		go func() { answers[i] <- h.exchange(q, network, servers) }()
+	}
+	var fallback *dns.Msg
+	for _, ch := range answers {
+		resp := <-ch
+		if resp == nil {
+			continue
+		}
+		if resp.Rcode == dns.RcodeSuccess && len(resp.Answer) > 0 {
+			return resp
+		}
+		if fallback == nil {
+			fallback = resp
+		}
+	}
+	return fallback
+}
+
+// exchange asks servers in turn; nil when none answered.
+func (h *stubHandler) exchange(r *dns.Msg, network string, servers []netip.AddrPort) *dns.Msg {
+	c := &dns.Client{Net: network, Timeout: 3 * time.Second}
+	for _, s := range servers {
+		resp, _, err := c.Exchange(r, s.String())
+		if err == nil {
+			return resp
+		}
+		h.log.Debug("DNS forward failed", "server", s, "err", err)
+	}
+	return nil
 }

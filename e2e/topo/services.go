@@ -110,6 +110,7 @@ func (t *Topology) startClusterServices(c *Cluster) error {
 }
 `, c.Domain, c.DNS, hostsLines(map[string]netip.Addr{
 		"prometheus.monitoring." + svc:                        c.Prometheus,
+		c.OnlyHere():                                          c.Prometheus,
 		"kube-dns.kube-system." + svc:                         c.DNS,
 		"ingress-nginx-controller.ingress-nginx." + svc:       c.Ingress,
 		"ghostwire.ghostwire." + svc:                          c.NodePod,

@@ -63,12 +63,19 @@ type Cluster struct {
 	DNS          netip.Addr // kube-dns service IP
 	Prometheus   netip.Addr // prometheus.monitoring service IP
 	Ingress      netip.Addr // ingress controller service IP
-	Domain       string     // cluster domain, cluster.local
+	Domain       string     // cluster domain, cluster.local (in every cluster, as in AKS)
 	IngressHost  string     // overridden by coredns-custom to Ingress
 	APIPort      int
 	WireGuardUDP int
 	// ServerCert and ServerKey are the server's TLS files, for NodePublic.
 	ServerCert, ServerKey string
+}
+
+// OnlyHere is a service name (under the cluster domain) that only this
+// cluster's DNS knows, for telling clusters that share cluster.local apart;
+// it points at the cluster's prometheus.
+func (c *Cluster) OnlyHere() string {
+	return fmt.Sprintf("%s-only.monitoring.svc.%s", c.Name, c.Domain)
 }
 
 // ServerURL is the server's HTTPS base URL.
@@ -218,12 +225,6 @@ func (t *Topology) buildCluster(i int) (*Cluster, error) {
 		IngressHost:  "grafana.internal.example.com",
 		APIPort:      8443,
 		WireGuardUDP: 51820,
-	}
-	if i > 0 {
-		// Two clusters that both use cluster.local cannot share split DNS on
-		// one laptop (the same domain would need two servers): the second
-		// cluster runs with its own cluster domain, as kubelet allows.
-		c.Domain = fmt.Sprintf("c%d.local", i+1)
 	}
 	inetSide := netip.AddrFrom4([4]byte{198, 51, 100, byte(16*i + 1)})
 	var err error
