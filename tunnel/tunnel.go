@@ -77,6 +77,7 @@ type Tunnel struct {
 	ops    netOps
 	j      *journal
 	tdev   tun.Device
+	out    *outgoing // tdev as the WireGuard device reads it
 	dev    *device.Device
 	uapi   net.Listener
 	name   string
@@ -149,7 +150,8 @@ func (t *Tunnel) up(ctx context.Context) error {
 	if name, err := tdev.Name(); err == nil && name != cfg.Interface {
 		t.name = name // macOS picks utunN itself
 	}
-	t.dev = device.NewDevice(tdev, conn.NewDefaultBind(), wgLogger(t.log))
+	t.out = newOutgoing(tdev)
+	t.dev = device.NewDevice(t.out, conn.NewDefaultBind(), wgLogger(t.log))
 	if err := t.dev.IpcSet(uapiConfig(cfg, nil)); err != nil {
 		return fmt.Errorf("cannot configure WireGuard: %w", err)
 	}
@@ -345,6 +347,11 @@ func (t *Tunnel) Stats() (Stats, error) {
 	}
 	return parseStats(s, t.cfg.Peer.PublicKey)
 }
+
+// Outgoing returns a channel that receives once when the next packet from
+// this machine goes out through the tunnel (not WireGuard's own keepalives
+// and handshakes). Each call arms it again.
+func (t *Tunnel) Outgoing() <-chan struct{} { return t.out.arm() }
 
 // Kick sends a keepalive to the peer now, which starts a handshake at once
 // when there is no session (instead of waiting for traffic).

@@ -103,6 +103,7 @@ func TestTunnelUpHandshakePingTCPClose(t *testing.T) {
 		run(t, "ping", "-c", "2", "-W", "3", "10.202.100.1")
 		run(t, "ping", "-c", "1", "-W", "3", "100.82.0.1")
 		tcpRoundTrip(t, "10.202.100.1:8080")
+		outgoingSignal(t, tn, "10.202.100.1")
 		s2, err := tn.Stats()
 		if err != nil || s2.RxBytes == 0 || s2.TxBytes == 0 {
 			t.Fatalf("stats after traffic: %+v, %v", s2, err)
@@ -301,6 +302,21 @@ func TestTunnelReconfigureRotatesKey(t *testing.T) {
 		}
 		return "ok"
 	})
+}
+
+// outgoingSignal checks that a packet sent into the tunnel ends a wait on
+// Outgoing, as the daemon's idle watch relies on.
+func outgoingSignal(t *testing.T, tn *Tunnel, dst string) {
+	t.Helper()
+	ch := tn.Outgoing()
+	start := time.Now()
+	run(t, "ping", "-c", "1", "-W", "3", dst)
+	select {
+	case <-ch:
+		t.Logf("Outgoing signalled %s after the ping started", time.Since(start).Round(time.Microsecond))
+	case <-time.After(2 * time.Second):
+		t.Fatal("a ping through the tunnel did not signal Outgoing")
+	}
 }
 
 // rehandshake checks that Rehandshake makes a new handshake with a live

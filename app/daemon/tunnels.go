@@ -92,6 +92,7 @@ func (a *tunnelAdapter) Stats() (engine.TunnelStats, error) {
 	return engine.TunnelStats{LatestHandshake: s.LatestHandshake, RxBytes: s.RxBytes, TxBytes: s.TxBytes}, err
 }
 
-func (a *tunnelAdapter) Kick() error        { return a.t.Kick() }
-func (a *tunnelAdapter) Rehandshake() error { return a.t.Rehandshake() }
-func (a *tunnelAdapter) Close() error       { return a.t.Close() }
+func (a *tunnelAdapter) Kick() error               { return a.t.Kick() }
+func (a *tunnelAdapter) Outgoing() <-chan struct{} { return a.t.Outgoing() }
+func (a *tunnelAdapter) Rehandshake() error        { return a.t.Rehandshake() }
+func (a *tunnelAdapter) Close() error              { return a.t.Close() }

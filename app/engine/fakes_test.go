@@ -310,6 +310,10 @@ type fakeTunnels struct {
 	load        bool
 	oneWay      bool
 	dropReplies bool
+	// notify, when set, makes Up return tunnels that report outgoing
+	// packets (OutgoingNotifier); stats counts Stats calls.
+	notify *outgoingFake
+	stats  int
 }
 
 const (
@@ -342,6 +346,9 @@ func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error)
 	ts.cfgs = append(ts.cfgs, cfg)
 	now := ts.clock.Now()
 	ts.live = &fakeTunnel{ts: ts, cfg: cfg, lastSent: now, trafficAt: now}
+	if ts.notify != nil {
+		return &notifyingTunnel{fakeTunnel: ts.live}, nil
+	}
 	return ts.live, nil
 }
 
@@ -372,6 +379,7 @@ func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
 func (t *fakeTunnel) Stats() (TunnelStats, error) {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
+	t.ts.stats++
 	if t.ts.broken && t == t.ts.live {
 		return TunnelStats{}, fmt.Errorf("device gone")
 	}

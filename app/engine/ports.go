@@ -126,6 +126,17 @@ type Tunnel interface {
 	Close() error
 }
 
+// OutgoingNotifier is a Tunnel that can say when packets start to go out
+// (optional). With it the watch reads the counters only every Tick while
+// nothing is being sent, instead of every Poll: a connected, idle laptop
+// then wakes the daemon a few times a second less often (each timer costs
+// several thread wake-ups in Go's runtime).
+type OutgoingNotifier interface {
+	// Outgoing returns a channel that receives once when the next packet
+	// goes out through the tunnel; each call arms it again.
+	Outgoing() <-chan struct{}
+}
+
 // Tunnels brings tunnels up.
 type Tunnels interface {
 	Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error)

@@ -36,9 +36,10 @@ const (
 // counters: the first sample in which more than a keepalive went out, while
 // nothing has come in since.
 type silence struct {
-	rx, tx int64
-	hs     time.Time
-	since  time.Time // monotonic: oldest unanswered send; zero: none
+	rx, tx  int64
+	hs      time.Time
+	since   time.Time // monotonic: oldest unanswered send; zero: none
+	sending bool      // the last sample saw more than a keepalive go out
 }
 
 // observe takes a sample and returns how long data has gone unanswered.
@@ -50,6 +51,7 @@ func (s *silence) observe(st TunnelStats, now time.Time) time.Duration {
 	sent := st.TxBytes - s.tx
 	answered := st.RxBytes > s.rx || st.LatestHandshake.After(s.hs)
 	s.rx, s.tx, s.hs = st.RxBytes, st.TxBytes, st.LatestHandshake
+	s.sending = sent > keepaliveBytes
 	switch {
 	case answered:
 		s.since = time.Time{}
@@ -65,8 +67,12 @@ func (s *silence) observe(st TunnelStats, now time.Time) time.Duration {
 // reset takes st as the new baseline with nothing unanswered (after a probe,
 // whose own handshake must not count as unanswered data).
 func (s *silence) reset(st TunnelStats) {
-	s.rx, s.tx, s.hs, s.since = st.RxBytes, st.TxBytes, st.LatestHandshake, time.Time{}
+	s.rx, s.tx, s.hs, s.since, s.sending = st.RxBytes, st.TxBytes, st.LatestHandshake, time.Time{}, false
 }
+
+// active reports whether data is going out or waits for an answer: then the
+// counters are read every Poll, so a silence is noticed within SuspectAfter.
+func (s *silence) active() bool { return s.sending || !s.since.IsZero() }
 
 // outage is a path found dead while the server could not be asked: the
 // profile says reconnecting and probes again on a backoff until a handshake

@@ -58,15 +58,22 @@ func (e *Engine) watch(ctx context.Context) error {
 		lastKick = e.c.Clock.Now()
 	}
 
+	burst := true // read the counters again soon: packets may be in flight
 	for {
 		var ev Event
 		var arrived time.Time // wall; zero: not a signal from the OS
+		wait, started := e.idleWait(burst || quiet.active() || pending != nil || down != nil)
+		burst = false
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case a := <-e.events:
 			ev, arrived = a.ev, a.at
-		case <-e.c.Clock.After(e.t.Poll):
+		case <-started:
+			// Packets started to go out; the WireGuard device may not have
+			// counted them yet, so the next reading comes after one Poll.
+			burst = true
+		case <-e.c.Clock.After(wait):
 		}
 		now, wall := e.c.Clock.Now(), e.c.Clock.Wall()
 
@@ -199,6 +206,19 @@ func (e *Engine) watch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// idleWait is how long the watch may wait before reading the counters
+// again, and a channel that ends the wait when packets start to go out.
+// While traffic is moving or a check is open that is Poll; on an idle
+// tunnel that can report outgoing packets it is Tick, which still catches
+// clock jumps, stale handshakes and due peer checks in time.
+func (e *Engine) idleWait(busy bool) (time.Duration, <-chan struct{}) {
+	n, ok := e.tun.(OutgoingNotifier)
+	if busy || !ok {
+		return e.t.Poll, nil
+	}
+	return max(e.t.Tick, e.t.Poll), n.Outgoing()
 }
 
 // answered reports whether a handshake completed after a signal arrived: it
