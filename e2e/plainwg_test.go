@@ -24,13 +24,13 @@ const (
 )
 
 // startPlainWireGuard links laptop and node 1 with plain wireguard-go and
-// returns the node's tunnel address.
-func startPlainWireGuard(t testing.TB, tp *topo.Topology) string {
+// returns the node's tunnel address and the two wireguard-go processes
+// (laptop, node).
+func startPlainWireGuard(t testing.TB, tp *topo.Topology) (string, [2]*topo.Proc) {
 	t.Helper()
 	c := tp.Clusters[0]
 	lif, nif := "gwe"+tp.Suffix+"p", "gwe"+tp.Suffix+"q"
-	startStockWireGuard(t, tp, tp.Laptop, lif)
-	startStockWireGuard(t, tp, c.Node, nif)
+	procs := [2]*topo.Proc{startStockWireGuard(t, tp, tp.Laptop, lif), startStockWireGuard(t, tp, c.Node, nif)}
 	key := func(ns *topo.NS, name string) (privFile, pub string) {
 		priv := strings.TrimSpace(sh(t, ns, "wg", "genkey"))
 		privFile = filepath.Join(tp.Dir, name+".key")
@@ -50,14 +50,25 @@ func startPlainWireGuard(t testing.TB, tp *topo.Topology) string {
 	sh(t, tp.Laptop, "ip", "addr", "add", plainLaptopAddr+"/30", "dev", lif)
 	sh(t, tp.Laptop, "ip", "link", "set", lif, "mtu", "1420", "up")
 	sh(t, tp.Laptop, "ping", "-c", "1", "-W", "5", plainNodeAddr)
-	return plainNodeAddr
+	return plainNodeAddr, procs
+}
+
+// iperfRun is one iperf3 measurement.
+type iperfRun struct {
+	bps   float64 // received, bits per second
+	bytes float64 // received
 }
 
 // iperf3 measures TCP throughput from the laptop to server (an iperf3 -s
-// running on node 1) for secs seconds, in bits per second.
-func iperf3(t testing.TB, tp *topo.Topology, server string, secs int) float64 {
+// running on node 1) for secs seconds; with cpu >= 0 the client runs on
+// that core only.
+func iperf3(t testing.TB, tp *topo.Topology, server string, secs, cpu int) iperfRun {
 	t.Helper()
-	out, err := tp.Laptop.Run("iperf3", "-c", server, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "5000")
+	args := []string{"iperf3", "-c", server, "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "5000"}
+	if cpu >= 0 {
+		args = append([]string{"taskset", "--cpu-list", fmt.Sprint(cpu)}, args...)
+	}
+	out, err := tp.Laptop.Run(args[0], args[1:]...)
 	if err != nil {
 		t.Fatalf("iperf3 to %s: %v", server, err)
 	}
@@ -65,17 +76,18 @@ func iperf3(t testing.TB, tp *topo.Topology, server string, secs int) float64 {
 		End struct {
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
+				Bytes         float64 `json:"bytes"`
 			} `json:"sum_received"`
 		} `json:"end"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.End.SumReceived.BitsPerSecond == 0 {
 		t.Fatalf("iperf3 to %s: unreadable result (%v):\n%s", server, err, out)
 	}
-	return r.End.SumReceived.BitsPerSecond
+	return iperfRun{bps: r.End.SumReceived.BitsPerSecond, bytes: r.End.SumReceived.Bytes}
 }
 
 // startIperfServer runs iperf3 -s on node 1 and waits for it.
-func startIperfServer(t testing.TB, tp *topo.Topology) {
+func startIperfServer(t testing.TB, tp *topo.Topology) *topo.Proc {
 	t.Helper()
 	c := tp.Clusters[0]
 	p, err := tp.Start(c.Node, "iperf3-server", nil, "iperf3", "-s", "-p", "5201")
@@ -85,7 +97,7 @@ func startIperfServer(t testing.TB, tp *topo.Topology) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if out, _ := c.Node.Run("ss", "-ltn", "sport", "= :5201"); strings.Contains(out, "5201") {
-			return
+			return p
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("iperf3 server did not start:\n%s", p.Tail(2000))
@@ -99,8 +111,8 @@ func startIperfServer(t testing.TB, tp *topo.Topology) {
 func TestPlainWireGuardBaseline(t *testing.T) {
 	t.Parallel() // each test has its own namespaces, names and sockets
 	tp := newTopology(t, 1)
-	addr := startPlainWireGuard(t, tp)
+	addr, _ := startPlainWireGuard(t, tp)
 	startIperfServer(t, tp)
-	bps := iperf3(t, tp, addr, 1)
-	t.Logf("plain wireguard-go laptop → node: %.2f Gbit/s", bps/1e9)
+	run := iperf3(t, tp, addr, 1, -1)
+	t.Logf("plain wireguard-go laptop → node: %.2f Gbit/s", run.bps/1e9)
 }
