@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 func (a *App) upCmd() *cobra.Command {
 	var req localapi.UpRequest
+	var caFile string
 	var noBrowser bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -34,21 +34,18 @@ func (a *App) upCmd() *cobra.Command {
 			if len(args) == 1 {
 				req.Server = args[0]
 			}
-			if req.CAFile != "" {
-				abs, err := filepath.Abs(req.CAFile)
+			if caFile != "" {
+				pem, err := readCA(caFile)
 				if err != nil {
-					return exitWith(ExitUsage, "bad --ca-file: %v", err)
+					return exitWith(ExitUsage, "--ca-file %s: %v", caFile, err)
 				}
-				if _, err := os.Stat(abs); err != nil {
-					return exitWith(ExitUsage, "cannot read the CA file: %v", err)
-				}
-				req.CAFile = abs
+				req.CAPEM = string(pem)
 			}
 			return a.up(cmd.Context(), req, !noBrowser, timeout)
 		},
 	}
 	cmd.Flags().StringVar(&req.Profile, "profile", "", "profile name (default: the only profile, or \"default\")")
-	cmd.Flags().StringVar(&req.CAFile, "ca-file", "", "PEM file of a private CA to trust for this server (in addition to the system's)")
+	cmd.Flags().StringVar(&caFile, "ca-file", "", "PEM file of a private CA to trust for this server (in addition to the system's); read by you, remembered by the daemon")
 	cmd.Flags().BoolVar(&req.DeviceCode, "device-code", false, "sign in with a code on another device instead of a browser here")
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "show the sign-in address without opening a browser")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "give up waiting after this long")
@@ -310,4 +307,28 @@ func (a *App) extendCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&req.Profile, "profile", "", "profile to renew")
 	return cmd
+}
+
+// readCA reads a private CA's PEM file as the person running the CLI (the
+// daemon is sent its contents, never the path), refusing what is not a
+// small regular file of certificates.
+func readCA(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file: give the CA certificate's .pem file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, localapi.MaxCAPEM+1))
+	if err != nil {
+		return nil, err
+	}
+	if err := localapi.CheckCAPEM(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

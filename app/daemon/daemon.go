@@ -39,10 +39,11 @@ type Options struct {
 	InterfacePrefix string // "" means "gw": interfaces gw0, gw1, ...
 	DeviceName      string // "" means the hostname
 	Tunnels         engine.Tunnels
-	// NewSignIn makes a profile's sign-in session; caFile is the profile's.
-	NewSignIn func(cfg api.Config, caFile string) (engine.SignIn, error)
+	// NewSignIn makes a profile's sign-in session; caPEM is the profile's
+	// private CA (nil: none).
+	NewSignIn func(cfg api.Config, caPEM []byte) (engine.SignIn, error)
 	// NewAPI makes a server client; nil means serverclient.New.
-	NewAPI func(server, caFile string) (engine.API, error)
+	NewAPI func(server string, caPEM []byte) (engine.API, error)
 	Clock  engine.Clock
 	Timing engine.Timing
 	Log    *slog.Logger
@@ -77,7 +78,7 @@ func New(opt Options) (*Daemon, error) {
 		opt.DeviceName, _ = os.Hostname()
 	}
 	if opt.NewAPI == nil {
-		opt.NewAPI = func(server, ca string) (engine.API, error) { return serverclient.New(server, ca) }
+		opt.NewAPI = func(server string, ca []byte) (engine.API, error) { return serverclient.New(server, ca) }
 	}
 	if opt.Log == nil {
 		opt.Log = slog.Default()
@@ -94,6 +95,11 @@ func New(opt Options) (*Daemon, error) {
 		return nil, err
 	}
 	for _, s := range saved {
+		if s.LegacyCAFile != "" {
+			d.log.Warn("this profile names its private CA by path, which the daemon no longer reads; give it again",
+				"profile", s.Name, "ca_file", s.LegacyCAFile, "fix", fmt.Sprintf("ghostwire up --profile %s --ca-file %s", s.Name, s.LegacyCAFile))
+			s.LegacyCAFile = ""
+		}
 		p, err := d.newProfile(s)
 		if err != nil {
 			d.log.Warn("skipping a saved profile that cannot be used", "profile", s.Name, "err", err)
@@ -110,13 +116,14 @@ func (d *Daemon) settingsPath() string { return filepath.Join(d.opt.StateDir, "p
 func (d *Daemon) JournalDir() string { return filepath.Join(d.opt.StateDir, "journal") }
 
 func (d *Daemon) newProfile(s Settings) (*profile, error) {
-	client, err := d.opt.NewAPI(s.Server, s.CAFile)
+	ca := []byte(s.CAPEM)
+	client, err := d.opt.NewAPI(s.Server, ca)
 	if err != nil {
 		return nil, localapi.Errorf(localapi.CodeBadRequest, "%v", err)
 	}
 	eng := engine.New(engine.Config{
 		Name: s.Name, Server: s.Server, Interface: s.Interface, DeviceName: d.opt.DeviceName,
-		API: client, NewSignIn: func(cfg api.Config) (engine.SignIn, error) { return d.opt.NewSignIn(cfg, s.CAFile) }, Tunnels: d.opt.Tunnels, Clock: d.opt.Clock,
+		API: client, NewSignIn: func(cfg api.Config) (engine.SignIn, error) { return d.opt.NewSignIn(cfg, ca) }, Tunnels: d.opt.Tunnels, Clock: d.opt.Clock,
 		Claim: d.claim, Release: d.release, OnChange: d.publish, Log: d.log, Timing: d.opt.Timing,
 	})
 	return &profile{set: s, eng: eng}, nil
@@ -194,7 +201,7 @@ func (d *Daemon) Up(ctx context.Context, req localapi.UpRequest) error {
 	}
 	p := d.profiles[name]
 	var old *engine.Engine
-	if req.Server != "" || req.CAFile != "" {
+	if req.Server != "" || req.CAPEM != "" {
 		s := Settings{Name: name}
 		if p != nil {
 			s = p.set
@@ -207,12 +214,12 @@ func (d *Daemon) Up(ctx context.Context, req localapi.UpRequest) error {
 			}
 			s.Server = u.String()
 		}
-		if req.CAFile != "" {
-			if !filepath.IsAbs(req.CAFile) {
+		if req.CAPEM != "" {
+			if err := localapi.CheckCAPEM([]byte(req.CAPEM)); err != nil {
 				d.mu.Unlock()
-				return localapi.Errorf(localapi.CodeBadRequest, "the CA file must be given as an absolute path (the daemon does not know your working directory): %s", req.CAFile)
+				return localapi.Errorf(localapi.CodeBadRequest, "the private CA cannot be used: %v", err)
 			}
-			s.CAFile = req.CAFile
+			s.CAPEM = req.CAPEM
 		}
 		if s.Server == "" {
 			d.mu.Unlock()

@@ -104,8 +104,8 @@ func newDaemonRig(t *testing.T, dir string, apis map[string]*memAPI, mode os.Fil
 	r := &rig{dir: dir, apis: apis, sock: filepath.Join(t.TempDir(), "gw.sock")}
 	var err error
 	r.d, err = New(Options{StateDir: dir, InterfacePrefix: "gwd", Tunnels: &memTunnels{},
-		NewSignIn: func(api.Config, string) (engine.SignIn, error) { return memSignIn{}, nil },
-		NewAPI: func(server, ca string) (engine.API, error) {
+		NewSignIn: func(api.Config, []byte) (engine.SignIn, error) { return memSignIn{}, nil },
+		NewAPI: func(server string, ca []byte) (engine.API, error) {
 			if a, ok := apis[server]; ok {
 				return a, nil
 			}
@@ -214,8 +214,8 @@ func TestProfilesPersistAndResolve(t *testing.T) {
 
 	// A new daemon on the same state dir knows both, disconnected.
 	d2, err := New(Options{StateDir: dir, Tunnels: &memTunnels{},
-		NewSignIn: func(api.Config, string) (engine.SignIn, error) { return memSignIn{}, nil },
-		NewAPI:    func(server, ca string) (engine.API, error) { return apis[server], nil }})
+		NewSignIn: func(api.Config, []byte) (engine.SignIn, error) { return memSignIn{}, nil },
+		NewAPI:    func(server string, ca []byte) (engine.API, error) { return apis[server], nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,8 @@ func TestBadRequests(t *testing.T) {
 		{localapi.UpRequest{}, localapi.CodeNotFound, "ghostwire up https://"},
 		{localapi.UpRequest{Profile: "Bad Name!", Server: "https://x"}, localapi.CodeBadRequest, "profile name"},
 		{localapi.UpRequest{Server: "http://vpn.example.com"}, localapi.CodeBadRequest, "clear text"},
-		{localapi.UpRequest{Server: "https://x", CAFile: "ca.pem"}, localapi.CodeBadRequest, "absolute path"},
+		{localapi.UpRequest{Server: "https://x", CAPEM: "/etc/shadow"}, localapi.CodeBadRequest, "no PEM certificate"},
+		{localapi.UpRequest{Server: "https://x", CAPEM: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}, localapi.CodeBadRequest, "never a key"},
 	} {
 		_, err := r.c.Up(ctx, c.req)
 		if localapi.CodeOf(err) != c.code || !strings.Contains(err.Error(), c.want) {

@@ -13,10 +13,14 @@ import (
 // Settings is what is kept of a profile across restarts. Nothing in it is
 // secret: no key, no token.
 type Settings struct {
-	Name      string `json:"name"`
-	Server    string `json:"server"`
-	CAFile    string `json:"ca_file,omitempty"`
+	Name   string `json:"name"`
+	Server string `json:"server"`
+	// CAPEM is the private CA's certificates (public, not secret).
+	CAPEM     string `json:"ca_pem,omitempty"`
 	Interface string `json:"interface"`
+	// LegacyCAFile is a CA named by path, as older versions saved it; the
+	// daemon no longer opens paths it was given, so it is dropped at load.
+	LegacyCAFile string `json:"ca_file,omitempty"`
 }
 
 type settingsFile struct {

@@ -3,25 +3,23 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/ghostwire/ghostwire/app/engine"
+	"github.com/ghostwire/ghostwire/app/serverclient"
 	"github.com/ghostwire/ghostwire/auth/signin"
 	"github.com/ghostwire/ghostwire/server/api"
 )
 
 // SignInFactory adapts auth/signin to the engine's port. The identity
-// provider is trusted with the system roots plus the profile's CA file, if
+// provider is trusted with the system roots plus the profile's private CA, if
 // any (an on-premises provider often shares the private CA).
-func SignInFactory(log *slog.Logger) func(cfg api.Config, caFile string) (engine.SignIn, error) {
-	return func(cfg api.Config, caFile string) (engine.SignIn, error) {
-		hc, err := providerClient(caFile)
+func SignInFactory(log *slog.Logger) func(cfg api.Config, caPEM []byte) (engine.SignIn, error) {
+	return func(cfg api.Config, caPEM []byte) (engine.SignIn, error) {
+		hc, err := providerClient(caPEM)
 		if err != nil {
 			return nil, err
 		}
@@ -33,20 +31,16 @@ func SignInFactory(log *slog.Logger) func(cfg api.Config, caFile string) (engine
 	}
 }
 
-func providerClient(caFile string) (*http.Client, error) {
+// providerClient reaches the OpenID provider, trusting the profile's
+// private CA too (the same one as for the server: a private deployment
+// usually signs both).
+func providerClient(caPEM []byte) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+	if len(caPEM) > 0 {
+		pool, err := serverclient.CertPool(caPEM)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read the CA file %s: %w", caFile, err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the CA file %s holds no PEM certificate", caFile)
+			return nil, err
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}

@@ -22,8 +22,9 @@ const (
 	pathExtend = "/v1/extend"
 )
 
-// maxRequestBytes bounds a request body: requests are a few small fields.
-const maxRequestBytes = 16 << 10
+// maxRequestBytes bounds a request body: a few small fields, and at most
+// one private CA (MaxCAPEM, JSON-escaped).
+const maxRequestBytes = 2*MaxCAPEM + 16<<10
 
 // Backend is what the daemon implements. Calls return quickly: Up starts the
 // connection and progress is reported through Status/Watch.

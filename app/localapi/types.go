@@ -92,9 +92,12 @@ type UpRequest struct {
 	// Server is the server's base URL (https://vpn.example.com). Required when the
 	// profile does not exist yet; replaces the stored one when given.
 	Server string `json:"server,omitempty"`
-	// CAFile is a PEM bundle to trust for this server in addition to the system
-	// roots (a private CA). Never a switch to skip verification.
-	CAFile string `json:"ca_file,omitempty"`
+	// CAPEM is the PEM text of a private CA to trust for this server in
+	// addition to the system roots (certificates only; see CheckCAPEM).
+	// The front end reads the file as the person running it: the daemon,
+	// which runs as root, never opens a path a caller names. Never a switch
+	// to skip verification.
+	CAPEM string `json:"ca_pem,omitempty"`
 	// DeviceCode forces the device-code flow instead of interactive browser sign-in.
 	DeviceCode bool `json:"device_code,omitempty"`
 }

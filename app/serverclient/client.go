@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -64,17 +63,17 @@ func ParseServerURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// New returns a client for the server at baseURL. caFile, when set, is a PEM
-// bundle trusted in addition to the system roots.
-func New(baseURL, caFile string) (*Client, error) {
+// New returns a client for the server at baseURL. caPEM, when set, holds
+// certificates trusted in addition to the system roots.
+func New(baseURL string, caPEM []byte) (*Client, error) {
 	u, err := ParseServerURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := loadCA(caFile)
+	if len(caPEM) > 0 {
+		pool, err := CertPool(caPEM)
 		if err != nil {
 			return nil, err
 		}
@@ -85,17 +84,14 @@ func New(baseURL, caFile string) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
 
-func loadCA(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the CA file %s: %w", path, err)
-	}
+// CertPool is the system's roots plus the certificates in caPEM.
+func CertPool(caPEM []byte) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the CA file %s holds no PEM certificate", path)
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("the private CA holds no PEM certificate: run `ghostwire up --ca-file <your CA's .pem>` again")
 	}
 	return pool, nil
 }

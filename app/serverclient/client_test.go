@@ -7,8 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,7 +16,7 @@ import (
 
 // testServer is a TLS server speaking the /v1 wire types; it answers what
 // the server's handlers answer for each case the client must map.
-func testServer(t *testing.T) (*httptest.Server, string) {
+func testServer(t *testing.T) (*httptest.Server, []byte) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(api.Config{Provider: api.ProviderOIDC, Issuer: "https://idp", ClientID: "gw", Scopes: []string{"vpn"}})
@@ -51,12 +49,7 @@ func testServer(t *testing.T) (*httptest.Server, string) {
 	mux.HandleFunc("DELETE /v1/peers/{key}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(ca, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return srv, ca
+	return srv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
 func TestPrivateCAAndCalls(t *testing.T) {
@@ -64,7 +57,7 @@ func TestPrivateCAAndCalls(t *testing.T) {
 	ctx := context.Background()
 
 	// Without the CA the certificate is refused, with a message naming --ca-file.
-	plain, err := New(srv.URL, "")
+	plain, err := New(srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +98,7 @@ func TestPrivateCAAndCalls(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	c, err := New("https://127.0.0.1:1", "")
+	c, err := New("https://127.0.0.1:1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +110,7 @@ func TestUnreachable(t *testing.T) {
 func TestNotAGhostwireServer(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	c, err := New(srv.URL, "") // http on loopback: allowed for development
+	c, err := New(srv.URL, nil) // http on loopback: allowed for development
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +136,7 @@ func TestParseServerURL(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if _, err := New("https://x", "/nonexistent/ca.pem"); err == nil || !strings.Contains(err.Error(), "CA file") {
-		t.Errorf("missing CA file: %v", err)
+	if _, err := New("https://x", []byte("not a certificate")); err == nil || !strings.Contains(err.Error(), "--ca-file") {
+		t.Errorf("a CA without a certificate: %v", err)
 	}
 }
