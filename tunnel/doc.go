@@ -19,6 +19,7 @@
 //	s, _ := t.Stats()                    // LatestHandshake, RxBytes, TxBytes
 //	t.Kick()                             // handshake now, not on first traffic
 //	t.Rehandshake()                      // new handshake now, even with a live session
+//	<-t.Outgoing()                       // wait for the next packet sent into the tunnel
 //	t.Reconfigure(ctx, next)             // new key / peer / address / routes / DNS, interface kept
 //	t.Close()                            // interface, routes, DNS restored
 //
@@ -68,9 +69,10 @@
 //
 // Tunnels of one process (one per profile) that use the stub or resolv.conf
 // modes share the file and one forwarder: the file lists every profile's
-// search domains, the forwarder routes each profile's domains to its own
-// cluster (the longest matching domain wins; for identical domains the
-// first profile up wins), and profiles may go down in any order. Each
+// search domains, the forwarder asks every profile whose domains match a
+// name (two clusters on cluster.local are both asked) and takes the first
+// answer with records, most specific domain first and then in the order
+// the profiles came up; profiles may go down in any order. Each
 // profile's journal holds the original and the current content, so Recover
 // works from any one of them.
 //
