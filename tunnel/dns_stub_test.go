@@ -11,9 +11,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// dnsZone is a cluster DNS on loopback that knows only names (name → IPv4)
-// and says NXDOMAIN for everything else; asked counts its queries.
-func dnsZone(t *testing.T, names map[string]string) (addr netip.AddrPort, asked func() int) {
+// loopbackDNS is a DNS server on loopback: answer gives the A record for a
+// name, or false for NXDOMAIN; asked counts the questions.
+func loopbackDNS(t *testing.T, answer func(name string) (ip string, ok bool)) (addr netip.AddrPort, asked func() int) {
 	t.Helper()
 	var mu sync.Mutex
 	n := 0
@@ -27,7 +27,7 @@ func dnsZone(t *testing.T, names map[string]string) (addr netip.AddrPort, asked 
 		mu.Unlock()
 		m := new(dns.Msg)
 		m.SetReply(r)
-		if ip, ok := names[strings.ToLower(r.Question[0].Name)]; ok {
+		if ip, ok := answer(r.Question[0].Name); ok {
 			rr, _ := dns.NewRR(r.Question[0].Name + " 5 IN A " + ip)
 			m.Answer = append(m.Answer, rr)
 		} else {
@@ -38,6 +38,14 @@ func dnsZone(t *testing.T, names map[string]string) (addr netip.AddrPort, asked 
 	go func() { _ = srv.ActivateAndServe() }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
 	return netip.MustParseAddrPort(pc.LocalAddr().String()), func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// dnsZone is a cluster DNS that knows only names (name → IPv4).
+func dnsZone(t *testing.T, names map[string]string) (netip.AddrPort, func() int) {
+	return loopbackDNS(t, func(name string) (string, bool) {
+		ip, ok := names[strings.ToLower(name)]
+		return ip, ok
+	})
 }
 
 // Two clusters that both use cluster.local (every AKS cluster does), up at

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -266,27 +264,9 @@ func TestJournalRollback(t *testing.T) {
 	}
 }
 
-// dnsAnswerer serves A records on loopback for the stub test.
+// dnsAnswerer answers every name with one A record, on loopback.
 func dnsAnswerer(t *testing.T, ip string) (netip.AddrPort, func() int) {
-	var mu sync.Mutex
-	var asked []string
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		mu.Lock()
-		asked = append(asked, r.Question[0].Name)
-		mu.Unlock()
-		m := new(dns.Msg)
-		m.SetReply(r)
-		rr, _ := dns.NewRR(r.Question[0].Name + " 5 IN A " + ip)
-		m.Answer = append(m.Answer, rr)
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return netip.MustParseAddrPort(pc.LocalAddr().String()), func() int { mu.Lock(); defer mu.Unlock(); return len(asked) }
+	return loopbackDNS(t, func(string) (string, bool) { return ip, true })
 }
 
 // The stub forwarder sends each profile's domains to that cluster's DNS

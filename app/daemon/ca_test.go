@@ -3,42 +3,23 @@
 package daemon
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/internal/testca"
 	"github.com/ghostwire/ghostwire/server/api"
 )
-
-func caPEM(t *testing.T) string {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "corp CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // A private CA reaches the daemon as text (never a path it would open as
 // root), is handed to the server client, and is kept with the profile. A CA
 // named by path in an older profiles.json is dropped.
 func TestPrivateCAKeptAsText(t *testing.T) {
 	dir := t.TempDir()
-	ca := caPEM(t)
+	ca := string(testca.CertPEM(t))
 	var gotAPI []byte
 	opts := func() Options {
 		return Options{StateDir: dir, InterfacePrefix: "gwd", Tunnels: &memTunnels{},

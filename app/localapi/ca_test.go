@@ -1,35 +1,15 @@
 package localapi
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ghostwire/ghostwire/internal/testca"
 )
 
-func testCertPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
 func TestCheckCAPEM(t *testing.T) {
-	cert := testCertPEM(t)
+	cert := testca.CertPEM(t)
 	for _, ok := range [][]byte{cert, append(append([]byte("# our CA\n"), cert...), cert...)} {
 		if err := CheckCAPEM(ok); err != nil {
 			t.Errorf("a bundle of certificates refused: %v", err)
