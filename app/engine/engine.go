@@ -32,8 +32,9 @@ type Timing struct {
 	// after a wake, a network change or a silence; one unanswered halfway
 	// is sent again and waited for as long, then the path is dead.
 	LivenessTimeout time.Duration
-	// Poll is how often the tunnel's counters are read while connected
-	// (an in-process read, cheap).
+	// Poll is how often the tunnel's counters are read while data goes
+	// out or a check is open (an in-process read, cheap); on an idle tunnel
+	// that reports outgoing packets (OutgoingNotifier) it is Tick.
 	Poll time.Duration
 	// SuspectAfter: data sent (more than a keepalive) and nothing received
 	// for this long makes the engine check the connection at once.
