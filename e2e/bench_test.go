@@ -149,7 +149,11 @@ func BenchmarkReconnectSleep(b *testing.B) {
 	for i := 0; i < 3; i++ { // each round waits out the idle timeout (~3 min)
 		w.waitServerPeers(b, c, 1, 10*time.Second)
 		restored := w.sleepPastIdle(b, c)()
-		took = append(took, firstOK(b, w.Topology, url, 150*time.Second).Sub(restored))
+		ok := firstOK(b, w.Topology, url, 150*time.Second)
+		took = append(took, ok.Sub(restored))
+		// Wall times to match with the daemon's log (GWE_KEEP_LOGS=1 keeps it).
+		b.Logf("round %d: link back at %s, first HTTP 200 at %s (+%s)", i+1,
+			restored.UTC().Format("15:04:05.000"), ok.UTC().Format("15:04:05.000"), ok.Sub(restored).Round(time.Millisecond))
 	}
 	m := median(took)
 	b.ReportMetric(float64(m.Microseconds())/1000, "ms-reconnect-sleep-median")
