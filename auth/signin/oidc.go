@@ -106,8 +106,10 @@ func (p *oidcProvider) browser(ctx context.Context, prompt func(Prompt)) error {
 		return err
 	}
 	defer cb.close()
-	c := *oc
-	c.RedirectURL = cb.redirectURL
+	// A Config of its own, not a copy of oc: oauth2 caches the auth style
+	// in the Config with atomics, which the device flow racing this one
+	// writes while a copy would read it.
+	c := &oauth2.Config{ClientID: oc.ClientID, Endpoint: oc.Endpoint, Scopes: oc.Scopes, RedirectURL: cb.redirectURL}
 	deadline, _ := ctx.Deadline()
 	prompt(Prompt{BrowserURL: c.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), ExpiresAt: deadline})
 	code, err := cb.wait(ctx)
