@@ -8,10 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +175,7 @@ func BenchmarkIdleCost(b *testing.B) {
 	time.Sleep(5 * time.Second) // the connect's own checks settle
 	const span = 30 * time.Second
 	procs := []*topo.Proc{w.daemon.Proc, w.servers[c.Name]}
+	names := []string{"daemon", "server"}
 	var sw0 [2]int64
 	var cpu0 [2]time.Duration
 	for i, p := range procs {
@@ -187,31 +185,8 @@ func BenchmarkIdleCost(b *testing.B) {
 	for i, p := range procs {
 		perSec := float64(switches(b, p)-sw0[i]) / span.Seconds()
 		cpu := (cpuTime(b, p) - cpu0[i]) / time.Duration(span.Seconds())
-		b.ReportMetric(perSec, "switches/s-"+[]string{"daemon", "server"}[i])
+		b.ReportMetric(perSec, "switches/s-"+names[i])
 		figure("at rest (connected, no traffic, %s): %s %.1f context switches/s, CPU %s per second",
-			span, []string{"daemon", "server"}[i], perSec, cpu.Round(10*time.Microsecond))
+			span, names[i], perSec, cpu.Round(10*time.Microsecond))
 	}
-}
-
-// switches counts p's context switches so far, over all its threads.
-func switches(tb testing.TB, p *topo.Proc) int64 {
-	tb.Helper()
-	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p.Pid()))
-	var n int64
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread ended
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
-				c, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				n += c
-			}
-		}
-	}
-	if len(files) == 0 {
-		tb.Fatalf("threads of %s: none (did it exit?)", p.Name)
-	}
-	return n
 }
