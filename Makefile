@@ -16,7 +16,8 @@ GO_TOOLS :=
 # System tests run after the unit pass; areas append their own test targets.
 SYSTEM_TEST_TARGETS :=
 
--include server/make.mk auth/make.mk tunnel/make.mk app/make.mk app/tray/make.mk deploy/make.mk e2e/make.mk
+-include server/make.mk auth/make.mk tunnel/make.mk app/make.mk app/tray/make.mk deploy/make.mk e2e/make.mk \
+	internal/wine/make.mk packaging/make.mk
 
 .PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check bench demo clean
 

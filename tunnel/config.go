@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +72,16 @@ const (
 	DNSStub       DNSMode = "stub"       // local forwarder on 127.0.0.x + managed resolv.conf, real split DNS
 	DNSResolvConf DNSMode = "resolvconf" // managed resolv.conf only: ALL queries go to the cluster DNS
 	DNSOff        DNSMode = "off"        // leave DNS alone
+	DNSScutil     DNSMode = "scutil"     // macOS: our own SystemConfiguration dynamic-store keys, real split DNS
+	DNSNRPT       DNSMode = "nrpt"       // Windows: NRPT rules + the adapter's search list, real split DNS
 )
+
+// DNSModes lists every mode by name, for flags and errors. Which of them a
+// system offers is decided at Up (each OS file's autoDNSMode and applyOSDNS).
+var DNSModes = []DNSMode{DNSResolved, DNSStub, DNSResolvConf, DNSScutil, DNSNRPT, DNSOff}
+
+// Valid reports whether m names a mode (DNSAuto included).
+func (m DNSMode) Valid() bool { return m == DNSAuto || slices.Contains(DNSModes, m) }
 
 // Config is one tunnel. Interface, PrivateKey, Address and Peer are required.
 type Config struct {
@@ -101,9 +111,8 @@ type Config struct {
 }
 
 const (
-	DefaultMTU        = 1420
-	DefaultJournalDir = "/var/lib/ghostwire/journal"
-	maxIfaceLen       = 15
+	DefaultMTU  = 1420
+	maxIfaceLen = 15
 )
 
 var ifaceRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -171,10 +180,8 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	switch c.DNSMode {
-	case DNSAuto, DNSResolved, DNSStub, DNSResolvConf, DNSOff:
-	default:
-		return fmt.Errorf("tunnel config: unknown DNS mode %q (use resolved, stub, resolvconf or off)", c.DNSMode)
+	if !c.DNSMode.Valid() {
+		return fmt.Errorf("tunnel config: unknown DNS mode %q (use one of %v)", c.DNSMode, DNSModes)
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ func TestValidate(t *testing.T) {
 		}, "whole internet"},
 		{"bad domain", func(c *Config) { c.DNS.Search = []string{"svc..cluster.local"} }, "not a valid domain"},
 		{"bad domain chars", func(c *Config) { c.DNS.Match = []string{"clu ster.local"} }, "not a valid domain"},
-		{"dns mode", func(c *Config) { c.DNSMode = "nrpt" }, "unknown DNS mode"},
+		{"dns mode", func(c *Config) { c.DNSMode = "dnsmasq" }, "unknown DNS mode"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()

@@ -37,7 +37,7 @@ func sameDNS(a, b Config) bool {
 }
 
 // chooseDNSMode picks the mechanism at run time, like Tailscale's net/dns:
-// systemd-resolved when it owns its D-Bus name, else the stub resolver.
+// each OS file's autoDNSMode says what that system offers.
 func chooseDNSMode(cfg Config, log *slog.Logger) DNSMode {
 	if len(cfg.DNS.Servers) == 0 {
 		return DNSOff
@@ -45,12 +45,7 @@ func chooseDNSMode(cfg Config, log *slog.Logger) DNSMode {
 	if cfg.DNSMode != DNSAuto {
 		return cfg.DNSMode
 	}
-	if ok, err := resolvedRunning(cfg.DBusAddress); ok {
-		return DNSResolved
-	} else if err != nil {
-		log.Debug("systemd-resolved not reachable", "err", err)
-	}
-	return DNSStub
+	return autoDNSMode(cfg, log)
 }
 
 func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
@@ -62,6 +57,8 @@ func (t *Tunnel) applyDNS(ctx context.Context, cfg Config) error {
 		return nil
 	case DNSResolved:
 		return setResolved(ctx, t.j, cfg.DBusAddress, t.name, t.index, cfg.DNS.Servers, domains)
+	case DNSScutil, DNSNRPT:
+		return t.applyOSDNS(ctx, cfg, mode, domains)
 	case DNSResolvConf, DNSStub:
 		u := &dnsUser{iface: t.name, j: t.j, stub: mode == DNSStub, servers: cfg.DNS.Servers,
 			search: domains.search, domains: domains.all(), stubAddr: cfg.StubAddress}
@@ -97,7 +94,7 @@ func (t *Tunnel) undoDNS() error {
 	}
 	for i := len(t.j.Entries) - 1; i >= 0; i-- {
 		e := t.j.Entries[i]
-		if e.Kind != kindResolved && e.Kind != kindResolvConf {
+		if !isDNSEntry(e.Kind) {
 			continue
 		}
 		if err := undoEntry(e, t.ops, nil, nil, t.log); err != nil {
@@ -105,7 +102,12 @@ func (t *Tunnel) undoDNS() error {
 		}
 	}
 	t.dns.mode = DNSOff
-	return t.j.forget(func(e entry) bool { return e.Kind == kindResolved || e.Kind == kindResolvConf })
+	return t.j.forget(func(e entry) bool { return isDNSEntry(e.Kind) })
+}
+
+// isDNSEntry reports the journal kinds that belong to the DNS setup.
+func isDNSEntry(kind string) bool {
+	return kind == kindResolved || kind == kindResolvConf || slices.Contains(osDNSKinds, kind)
 }
 
 // domains is the split DNS plan: search domains (also matched) and

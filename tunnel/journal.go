@@ -271,6 +271,9 @@ func undoEntry(e entry, ops netOps, opsErr error, live func() error, log *slog.L
 		}
 		return nil
 	}
+	if handled, err := undoOSEntry(e, log); handled {
+		return err // the OS's own kinds (its DNS mechanism)
+	}
 	if e.Kind == kindLink && live != nil {
 		if err := live(); err != nil {
 			return err

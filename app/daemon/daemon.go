@@ -27,9 +27,6 @@ import (
 // Version is the daemon's version, set at build time with -ldflags -X.
 var Version = "dev"
 
-// DefaultStateDir holds profiles.json and the tunnel journals.
-const DefaultStateDir = "/var/lib/ghostwire"
-
 // DefaultProfile is the name used when none is given and none exists.
 const DefaultProfile = "default"
 

@@ -2,13 +2,11 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
@@ -44,11 +42,8 @@ func Run(ctx context.Context, o RunOptions) error {
 		o.Log = slog.Default()
 	}
 	log := o.Log
-	if runtime.GOOS != "linux" {
-		return localapi.Errorf(localapi.CodeUnsupportedOS, "the ghostwire daemon is not supported on %s yet", runtime.GOOS)
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("the ghostwire daemon must run as root (it creates the tunnel interface, routes and DNS): use `sudo ghostwire daemon` or the system service")
+	if err := checkPrivileged(); err != nil {
+		return err
 	}
 	if err := harden(); err != nil {
 		log.Warn("could not keep the daemon out of core dumps", "err", err)

@@ -94,9 +94,3 @@ func AllowRootAndGroup(p Peer) error {
 	}
 	return fmt.Errorf("user %d may not control ghostwire: ask your admin to add you to the %q group (`sudo usermod -aG %s $USER`, then log in again)", p.UID, GroupName, GroupName)
 }
-
-// harden keeps the daemon's memory (keys, tokens) out of core dumps and away
-// from ptrace by anyone but root.
-func harden() error {
-	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-}
