@@ -30,7 +30,7 @@ func macTable() ([]kernelRoute, map[int]linkState) {
 		r("0.0.0.0/1", "", 20, rtfUp|rtfStatic|rtfOurs), // our full tunnel
 		r("128.0.0.0/1", "", 20, rtfUp|rtfStatic|rtfOurs),
 		r("10.0.0.0/8", "", 20, rtfUp|rtfStatic|rtfOurs),
-		r("10.9.0.0/16", "", 7, rtfUp),           // the unplugged Ethernet's subnet
+		r("10.9.0.0/16", "", 7, rtfUp),             // the unplugged Ethernet's subnet
 		r("10.20.0.0/16", "", 21, rtfUp|rtfReject), // rejected by another VPN
 		r("192.168.1.0/24", "", 6, rtfUp),
 		r("192.168.1.7/32", "", 6, rtfUp|rtfHost|rtfWasCloned), // a neighbour (ARP)
@@ -107,5 +107,18 @@ func TestOverlapsLocal(t *testing.T) {
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("overlaps:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestOwnedInterfaces(t *testing.T) {
+	ownInterface("utun42")
+	if !OwnsInterface("utun42") || OwnsInterface("utun43") {
+		t.Fatal("ownership not recorded")
+	}
+	ownInterface("utun42") // a new tunnel got the name of one closing
+	disownInterface("utun42")
+	disownInterface("utun42")
+	if !OwnsInterface("utun42") {
+		t.Fatal("a closed tunnel's interface stopped being ours at once; its removal messages would count as network changes")
 	}
 }
