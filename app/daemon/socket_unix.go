@@ -43,4 +43,3 @@ func Listen(path string, mode os.FileMode) (net.Listener, error) {
 	}
 	return l, nil
 }
-
