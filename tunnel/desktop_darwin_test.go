@@ -85,8 +85,20 @@ func macConnected(t *testing.T, iface string) {
 
 // macLeftovers lists what of ours macOS still holds: the utun, routes of
 // the cluster's range, our dynamic-store keys, a resolver for the cluster's
-// domain, the UAPI socket.
+// domain, the UAPI socket. configd rebuilds the DNS configuration a moment
+// after a key goes, so it looks again for up to 5 s before reporting.
 func macLeftovers(t *testing.T, iface string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := macLeftoversNow(t, iface)
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func macLeftoversNow(t *testing.T, iface string) []string {
 	var left []string
 	if _, err := net.InterfaceByName(iface); err == nil {
 		left = append(left, "interface "+iface)

@@ -151,14 +151,36 @@ func addrArgs(link string, p netip.Prefix, del bool) []string {
 	return []string{link, "inet6", p.String(), "alias"}
 }
 
+// addAddr sets the address. On a point-to-point utun the kernel routes
+// only the address itself; the rest of its prefix (a /10 pool, say) gets a
+// route through the utun as on Linux.
 func (darwinOps) addAddr(link string, p netip.Prefix) error {
-	_, err := ifconfig(addrArgs(link, p, false)...)
+	if _, err := ifconfig(addrArgs(link, p, false)...); err != nil {
+		return err
+	}
+	if p.IsSingleIP() {
+		return nil
+	}
+	idx, err := linkIndexByName(link)
+	if err != nil {
+		return err
+	}
+	err = rtWrite(rtmAdd, p.Masked(), netip.Addr{}, idx, link, rtfUp|rtfStatic|rtfOurs)
+	if errors.Is(err, syscall.EEXIST) {
+		return nil
+	}
 	return err
 }
 
 func (darwinOps) delAddr(link string, p netip.Prefix) error {
-	if _, err := net.InterfaceByName(link); err != nil {
+	idx, err := linkIndexByName(link)
+	if err != nil {
 		return nil // gone with its utun
+	}
+	if !p.IsSingleIP() {
+		if err := rtDeleteOurs(p.Masked(), idx); err != nil {
+			return err
+		}
 	}
 	msg, err := ifconfig(addrArgs(link, p, true)...)
 	if err != nil && ifconfigGone(msg) {
