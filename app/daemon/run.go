@@ -71,7 +71,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer os.Remove(o.Socket)
 
 	ours := regexp.MustCompile("^" + regexp.QuoteMeta(o.InterfacePrefix) + `[0-9]+$`)
-	if err := osevents.Watch(ctx, osevents.Options{Ignore: ours.MatchString, Log: log}, d.Notify); err != nil {
+	// Our interfaces: gw0... by name, and on macOS the utuns the kernel
+	// numbered for our tunnels.
+	ignore := func(name string) bool { return ours.MatchString(name) || tunnel.OwnsInterface(name) }
+	if err := osevents.Watch(ctx, osevents.Options{Ignore: ignore, Log: log}, d.Notify); err != nil {
 		log.Warn("some OS signals are not available", "err", err)
 	}
 
