@@ -59,6 +59,10 @@ func (e entry) String() string {
 		return fmt.Sprintf("systemd-resolved DNS on %s", e.Link)
 	case kindResolvConf:
 		return "DNS in " + e.Path
+	case kindNRPT:
+		return "DNS rule (NRPT) " + e.Path
+	case kindSearchList:
+		return "DNS search list on " + e.Link
 	}
 	return e.Kind
 }
@@ -225,10 +229,7 @@ func Recover(dir string, log *slog.Logger) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	names, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("cannot read the tunnel journal directory %s: %w", dir, err)
 	}
 	var errs []error
@@ -244,8 +245,19 @@ func Recover(dir string, log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, sweep := range osSweepers {
+		if err := sweep(log); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
+
+// osSweepers remove what tunnels of ours that are not up in this process
+// left in the system, found without a journal (Windows: NRPT rules by their
+// mark), for a journal lost with the disk or never written. An OS file adds
+// its own in init; Recover runs them after the journals.
+var osSweepers []func(log *slog.Logger) error
 
 func recoverJournal(path string, log *slog.Logger) error {
 	j, err := loadJournal(path)
@@ -266,6 +278,9 @@ func undoEntry(e entry, ops netOps, opsErr error, live func() error, log *slog.L
 	case kindResolvConf:
 		return restoreResolvConf(e, log)
 	case kindSocket:
+		if e.Path == "" {
+			return nil // no socket file on this OS (Windows: a named pipe)
+		}
 		if err := os.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

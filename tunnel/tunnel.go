@@ -36,6 +36,16 @@ type netOps interface {
 	delLink(name string) error
 }
 
+// Optional netOps extensions, for what one OS needs and the others do not.
+type (
+	// preflighter checks, before Up changes anything, what creating a
+	// tunnel needs (Windows: Administrator rights and wintun.dll).
+	preflighter interface{ preflight() error }
+	// closePreparer empties the interface before the device closes it
+	// (Windows does not take well to an interface removed with routes on it).
+	closePreparer interface{ beforeClose(name string) error }
+)
+
 // errExists is returned by add methods when the same route or address exists.
 var errExists = errors.New("already exists")
 
@@ -102,6 +112,11 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
 	ops, err := newNetOps()
 	if err != nil {
 		return nil, err
+	}
+	if p, ok := ops.(preflighter); ok {
+		if err := p.preflight(); err != nil {
+			return nil, err
+		}
 	}
 	if err := claimInterface(cfg.Interface); err != nil {
 		return nil, err
@@ -311,6 +326,11 @@ func (t *Tunnel) Close() error {
 	closeDevice := func() error {
 		if t.uapi != nil {
 			_ = t.uapi.Close()
+		}
+		if cp, ok := t.ops.(closePreparer); ok && t.tdev != nil {
+			if err := cp.beforeClose(t.name); err != nil {
+				t.log.Warn("could not empty the interface before removing it", "err", err)
+			}
 		}
 		if t.dev != nil {
 			t.dev.Close() // closes the TUN too: the kernel removes the interface
