@@ -8,14 +8,14 @@
 # lacks: bcryptprimitives.c is a stand-in built with mingw and copied into the
 # prefix's System32 (never shipped).
 
-APT_PACKAGES += wine wine64 gcc-mingw-w64-x86-64
+APT_PACKAGES += wine wine64 gcc-mingw-w64-x86-64 xvfb xauth
 SYSTEM_TEST_TARGETS += test-windows
 
 WINE_DIR := $(CURDIR)/.cache/wine
 WINE_PREFIX := $(WINE_DIR)/prefix
 WINE_SHIM := $(WINE_DIR)/bcryptprimitives.dll
 # Packages with Windows code worth running under Wine; each names its Wine tests TestWindows*.
-WINDOWS_TEST_PKGS := ./tunnel/ ./app/daemon/ ./app/localapi/winpipe/ ./app/service/ ./app/osevents/ ./app/tray/notify/
+WINDOWS_TEST_PKGS := ./tunnel/ ./app/daemon/ ./app/localapi/winpipe/ ./app/service/ ./app/osevents/ ./app/tray/notify/ ./app/tray/autostart/
 
 .PHONY: test-windows wine-prefix
 
