@@ -39,7 +39,9 @@ func (b *stubBackend) record(s string) error {
 	b.calls = append(b.calls, s)
 	return nil
 }
-func (b *stubBackend) Up(_ context.Context, r localapi.UpRequest) error { return b.record("up " + r.Server) }
+func (b *stubBackend) Up(_ context.Context, r localapi.UpRequest) error {
+	return b.record("up " + r.Server)
+}
 func (b *stubBackend) Down(context.Context, localapi.ProfileRequest) error {
 	return b.record("down")
 }
