@@ -59,13 +59,21 @@ func (e entry) String() string {
 		return fmt.Sprintf("systemd-resolved DNS on %s", e.Link)
 	case kindResolvConf:
 		return "DNS in " + e.Path
-	case kindNRPT:
-		return "DNS rule (NRPT) " + e.Path
-	case kindSearchList:
-		return "DNS search list on " + e.Link
+	}
+	if osEntryString != nil {
+		if s, ok := osEntryString(e); ok {
+			return s
+		}
 	}
 	return e.Kind
 }
+
+// Hooks an OS file may set: how its own journal kinds read, and a sweep
+// of leftovers that no journal covers (run by Recover).
+var (
+	osEntryString func(entry) (string, bool)
+	osRecover     func(*slog.Logger) error
+)
 
 // journal is the on-disk list of changes one tunnel made. Every change is
 // recorded (and fsynced) before it is made, so a crash at any point leaves a
@@ -245,19 +253,13 @@ func Recover(dir string, log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, sweep := range osSweepers {
-		if err := sweep(log); err != nil {
+	if osRecover != nil {
+		if err := osRecover(log); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
-
-// osSweepers remove what tunnels of ours that are not up in this process
-// left in the system, found without a journal (Windows: NRPT rules by their
-// mark), for a journal lost with the disk or never written. An OS file adds
-// its own in init; Recover runs them after the journals.
-var osSweepers []func(log *slog.Logger) error
 
 func recoverJournal(path string, log *slog.Logger) error {
 	j, err := loadJournal(path)

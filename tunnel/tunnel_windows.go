@@ -468,10 +468,20 @@ func (o winOps) delLink(name string) error {
 	if _, live := devices.Load(name); live {
 		return nil // closed by the device itself
 	}
-	luid, ok := ourLUID(name)
-	if !ok {
-		return nil
+	// Plug and Play removes the adapter of a process that ended shortly
+	// after; give it that moment.
+	for deadline := time.Now().Add(adapterGoneWait); ; time.Sleep(100 * time.Millisecond) {
+		luid, ok := ourLUID(name)
+		if !ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			o.log.Warn("a ghostwire adapter outlived its session: emptying it", "interface", name)
+			return flushAdapter(luid)
+		}
 	}
-	o.log.Warn("a ghostwire adapter outlived its session: emptying it", "interface", name)
-	return flushAdapter(luid)
 }
+
+// adapterGoneWait bounds how long an adapter may take to disappear after
+// its process closed it or ended.
+const adapterGoneWait = 10 * time.Second
