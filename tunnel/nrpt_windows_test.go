@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -17,6 +16,8 @@ import (
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
+
+	"github.com/ghostwire/ghostwire/internal/wintest"
 )
 
 // These tests run the Windows code against the real registry: under Wine
@@ -32,36 +33,6 @@ func noDNSVerify(t *testing.T) {
 	old := dnsVerify
 	dnsVerify = func(string, string, *slog.Logger) {}
 	t.Cleanup(func() { dnsVerify = old })
-}
-
-// winTempDir is t.TempDir without its cleanup: Go 1.26's RemoveAll uses
-// POSIX-semantics deletion, which Wine 8 lacks ("Invalid function").
-func winTempDir(t *testing.T) string {
-	d, err := os.MkdirTemp("", "gwtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { removeTree(d) })
-	return d
-}
-
-func removeTree(d string) {
-	_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			_ = os.Remove(p)
-		}
-		return nil
-	})
-	var dirs []string
-	_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && e.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Remove(dirs[i])
-	}
 }
 
 // foreignRule writes a rule as another VPN would (non-volatile, no mark)
@@ -117,7 +88,7 @@ func manyDomains(n int) []string {
 
 func TestWindowsNRPTWriteAndUndo(t *testing.T) {
 	foreign := foreignRule(t, nrptLocalBase, "{0C0FFEE0-0000-4000-8000-00000000F0F0}", ".corp.example")
-	dir := winTempDir(t)
+	dir := wintest.TempDir(t)
 	const iface = "gwtw0"
 	tn := nrptTunnel(t, iface, dir)
 	cfg := Config{DNS: DNS{Servers: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}}
@@ -168,7 +139,7 @@ func TestWindowsNRPTWriteAndUndo(t *testing.T) {
 // Another product's rule for cluster.local, or a second profile on it:
 // a clear error, and nothing of ours left once the failed Up rolls back.
 func TestWindowsNRPTConflicts(t *testing.T) {
-	dir := winTempDir(t)
+	dir := wintest.TempDir(t)
 	cfg := Config{DNS: DNS{Servers: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}}
 	d := domains{search: []string{}, match: []string{"svc.cluster.local", "cluster.local"}}
 
@@ -222,7 +193,7 @@ func TestWindowsNRPTGroupPolicy(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = registry.DeleteKey(registry.LOCAL_MACHINE, nrptPolicyBase) })
 	foreignRule(t, nrptPolicyBase, "{0C0FFEE0-0000-4000-8000-00000000B0B0}", ".corp.example")
-	tn := nrptTunnel(t, "gwtw4", winTempDir(t))
+	tn := nrptTunnel(t, "gwtw4", wintest.TempDir(t))
 	cfg := Config{DNS: DNS{Servers: []netip.Addr{netip.MustParseAddr("10.96.0.10")}}}
 	if err := tn.applyOSDNS(t.Context(), cfg, DNSNRPT, domains{match: []string{"cluster.local"}}); err != nil {
 		t.Fatal(err)
@@ -255,7 +226,7 @@ func TestWindowsNRPTRecoverAfterKill(t *testing.T) {
 		select {}
 	}
 	foreign := foreignRule(t, nrptLocalBase, "{0C0FFEE0-0000-4000-8000-00000000D0D0}", ".corp.example")
-	dir := winTempDir(t)
+	dir := wintest.TempDir(t)
 	hold := func(iface string) *exec.Cmd {
 		exe, _ := os.Executable()
 		cmd := exec.Command(exe, "-test.run=^TestWindowsNRPTRecoverAfterKill$", "-test.v")
@@ -332,7 +303,7 @@ func TestWindowsUpPreflight(t *testing.T) {
 		}
 	}
 	cfg := validConfig()
-	cfg.JournalDir = winTempDir(t)
+	cfg.JournalDir = wintest.TempDir(t)
 	_, err = Up(t.Context(), cfg, testLog(t))
 	if err == nil || !(strings.Contains(err.Error(), "wintun.dll is missing") || errors.Is(err, errNotElevated)) {
 		t.Fatalf("Up without wintun.dll: %v", err)
@@ -343,5 +314,23 @@ func TestWindowsUpPreflight(t *testing.T) {
 	}
 	if liveInterface(cfg.Interface) {
 		t.Fatal("a refused Up kept its interface name claimed")
+	}
+}
+
+// Not an administrator: Up refuses before anything changes, saying how to
+// get the rights.
+func TestWindowsUpNotElevated(t *testing.T) {
+	cfg := validConfig()
+	cfg.JournalDir = wintest.TempDir(t)
+	var err error
+	wintest.AsPlainUser(t, func() { _, err = Up(t.Context(), cfg, testLog(t)) })
+	if !errors.Is(err, errNotElevated) || !strings.Contains(err.Error(), "ghostwire daemon install") {
+		t.Fatalf("Up without Administrator rights: %v", err)
+	}
+	if left, _ := os.ReadDir(cfg.JournalDir); len(left) != 0 || liveInterface(cfg.Interface) {
+		t.Fatalf("a refused Up left something: %v", left)
+	}
+	if err := checkElevated(); err != nil {
+		t.Fatalf("this test runs as Administrator: %v", err)
 	}
 }

@@ -14,14 +14,20 @@ import (
 var errNotElevated = errors.New("creating the tunnel needs Administrator rights: install the daemon as a service " +
 	"(`ghostwire daemon install` from an elevated prompt), or start `ghostwire daemon` from an elevated prompt")
 
-// checkElevated refuses a process that is neither elevated nor SYSTEM:
-// wintun and the IP Helper setters would fail one by one otherwise.
+// checkElevated refuses a caller without Administrator rights (neither an
+// enabled Administrators group, which SYSTEM has too, nor SYSTEM itself):
+// wintun and the IP Helper setters would fail one by one otherwise. It
+// asks about the calling thread's effective token, so an impersonating
+// thread is judged as whom it acts for.
 func checkElevated() error {
-	tok := windows.GetCurrentProcessToken()
-	if tok.IsElevated() {
+	admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid)
+	if err != nil {
+		return err
+	}
+	if ok, err := windows.Token(0).IsMember(admins); err == nil && ok {
 		return nil
 	}
-	if u, err := tok.GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
+	if u, err := windows.GetCurrentProcessToken().GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
 		return nil
 	}
 	return errNotElevated

@@ -25,12 +25,15 @@ const GroupName = "ghostwire"
 func init() { prepareStateDir = secureStateDir }
 
 // checkPrivileged refuses to start without the rights the tunnel needs.
+// Administrator rights: the Administrators group enabled in the effective
+// token (an elevated administrator, and SYSTEM), or SYSTEM itself.
 func checkPrivileged() error {
-	tok := windows.GetCurrentProcessToken()
-	if tok.IsElevated() {
-		return nil
+	if admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid); err == nil {
+		if ok, err := windows.Token(0).IsMember(admins); err == nil && ok {
+			return nil
+		}
 	}
-	if u, err := tok.GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
+	if u, err := windows.GetCurrentProcessToken().GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
 		return nil
 	}
 	return errors.New("the ghostwire daemon needs Administrator rights (it creates the tunnel adapter, routes and DNS rules): " +

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/localapi/winpipe"
+	"github.com/ghostwire/ghostwire/internal/wintest"
 )
 
 // These run under Wine in `make test-windows` and natively on the hosted
@@ -183,7 +184,7 @@ func TestWindowsStateDirACL(t *testing.T) {
 		if err := secureStateDir(dir); err != nil {
 			t.Fatal(err)
 		}
-		if underWine() {
+		if wintest.UnderWine() {
 			t.Skip("Wine keeps no real file ACLs (it reports made-up ones and ignores SetNamedSecurityInfo): " +
 				"the state directory's ACL and owner check are verified on the hosted Windows runner")
 		}
@@ -214,8 +215,14 @@ func TestWindowsStateDirACL(t *testing.T) {
 	}
 }
 
-// underWine reports whether the test runs under Wine (its ntdll exports
-// wine_get_version).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+// Not an administrator: the daemon refuses to start, saying how to get the rights.
+func TestWindowsDaemonNotElevated(t *testing.T) {
+	var err error
+	wintest.AsPlainUser(t, func() { err = checkPrivileged() })
+	if err == nil || !strings.Contains(err.Error(), "ghostwire daemon install") {
+		t.Fatalf("checkPrivileged as a plain user: %v", err)
+	}
+	if err := checkPrivileged(); err != nil {
+		t.Fatalf("this test runs as Administrator: %v", err)
+	}
 }

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc/mgr"
+
+	"github.com/ghostwire/ghostwire/internal/wintest"
 )
 
 // Registration with the real service manager: under Wine in
@@ -68,7 +69,7 @@ func TestWindowsServiceRegistration(t *testing.T) {
 
 	// Restart on failure, crash or error exit alike.
 	acts, err := s.RecoveryActions()
-	if err != nil && underWine() {
+	if err != nil && wintest.UnderWine() {
 		t.Logf("recovery actions not checked: Wine accepts them but keeps none (%v); the hosted Windows runner checks them", err)
 	} else if err != nil {
 		t.Errorf("recovery actions: %v", err)
@@ -87,7 +88,7 @@ func TestWindowsServiceRegistration(t *testing.T) {
 	}
 	if on, err := s.RecoveryActionsOnNonCrashFailures(); err == nil && !on {
 		t.Error("an error exit must trigger the recovery actions too")
-	} else if err != nil && !underWine() {
+	} else if err != nil && !wintest.UnderWine() {
 		t.Errorf("non-crash failure flag: %v", err)
 	}
 
@@ -111,10 +112,4 @@ func TestWindowsLogOutputOutsideTheServiceManager(t *testing.T) {
 	if commandLine(`C:\a b\g.exe`, []string{"daemon", "--dns", "nrpt"}) != `"C:\a b\g.exe" daemon --dns nrpt` {
 		t.Fatal(commandLine(`C:\a b\g.exe`, []string{"daemon", "--dns", "nrpt"}))
 	}
-}
-
-// underWine reports whether the test runs under Wine (its ntdll exports
-// wine_get_version).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
