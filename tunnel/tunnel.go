@@ -36,7 +36,8 @@ type netOps interface {
 	delLink(name string) error
 }
 
-// errExists is returned by add methods when the same route or address exists.
+// errExists is returned by add methods when the same route or address
+// exists; an OS layer may wrap it with who holds the route.
 var errExists = errors.New("already exists")
 
 // live names the interfaces of tunnels running in this process, so that
@@ -229,6 +230,9 @@ func (t *Tunnel) applyRoutes(cfg Config) error {
 		err := t.ops.addRoute(t.name, p)
 		if errors.Is(err, errExists) {
 			_ = t.j.forget(func(e entry) bool { return e.Kind == kindRoute && e.Prefix == p })
+			if err != errExists { // the OS layer said who holds it
+				return fmt.Errorf("cannot route %s into the tunnel: %w", p, err)
+			}
 			return fmt.Errorf("cannot route %s into the tunnel: another interface already has that exact route "+
 				"(another VPN or ghostwire profile?); disconnect it and try again", p)
 		}

@@ -313,8 +313,9 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := exactRoute(table, p, link); ok {
-		return errExists
+	if r, ok := exactRoute(table, p, link); ok {
+		return routeTaken(fmt.Sprintf("%s is already routed through %q (a network this machine is on, or another VPN): "+
+			"both would claim the same addresses; disconnect that network or VPN, or ask your admin to push narrower ranges", p, r.Iface))
 	}
 	for _, r := range lanOverlaps(table, p, link) {
 		o.log.Warn("a pushed range overlaps a network this machine is on: the more specific route wins, so part of one is unreachable",
@@ -332,6 +333,12 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 	}
 	return nil
 }
+
+// routeTaken is errExists saying who holds the route.
+type routeTaken string
+
+func (e routeTaken) Error() string        { return string(e) }
+func (e routeTaken) Is(target error) bool { return target == errExists }
 
 func (winOps) delRoute(link string, p netip.Prefix) error {
 	luid, ok := ourLUID(link)
