@@ -41,7 +41,7 @@ func init() {
 // holds: left by a crash, a kill or a power loss without volatile keys
 // (a policy refresh can copy them), even when the journal is gone.
 func sweepNRPT(log *slog.Logger) error {
-	removed, err := nrptTable{reg: hklm{}}.sweep(liveInterface)
+	removed, err := nrptTable{reg: hklm{}}.sweep(nrptInUse)
 	for _, r := range removed {
 		log.Info("removed a DNS rule (NRPT) a ghostwire tunnel left behind", "rule", r.path, "interface", r.owner)
 	}
@@ -49,6 +49,32 @@ func sweepNRPT(log *slog.Logger) error {
 		flushDNSCache(log)
 	}
 	return err
+}
+
+// nrptInUse reports whether a rule of ours belongs to a tunnel that is up:
+// one of this process, or one of another ghostwire process still running
+// (a test binary, a second daemon being refused), whose own Close removes it.
+func nrptInUse(r nrptRule) bool {
+	if r.pid == os.Getpid() {
+		return liveInterface(r.owner)
+	}
+	return processRunning(r.pid)
+}
+
+// processRunning reports whether pid is a running process. One we may not
+// open exists (it is another user's).
+func processRunning(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err != nil {
+		return errors.Is(err, windows.ERROR_ACCESS_DENIED)
+	}
+	defer windows.CloseHandle(h)
+	var code uint32
+	const stillActive = 259
+	return windows.GetExitCodeProcess(h, &code) == nil && code == stillActive
 }
 
 // applyOSDNS sends the cluster's domains to its DNS servers with NRPT rules
@@ -65,7 +91,9 @@ func (t *Tunnel) applyOSDNS(_ context.Context, cfg Config, mode DNSMode, d domai
 	}
 	tb := nrptTable{reg: hklm{}}
 	// Rules of an earlier session on this interface whose journal is gone.
-	removed, err := tb.sweep(func(iface string) bool { return iface != t.name })
+	removed, err := tb.sweep(func(r nrptRule) bool {
+		return r.owner != t.name || (r.pid != os.Getpid() && processRunning(r.pid))
+	})
 	if err != nil {
 		return err
 	}
@@ -76,10 +104,10 @@ func (t *Tunnel) applyOSDNS(_ context.Context, cfg Config, mode DNSMode, d domai
 	if err != nil {
 		return err
 	}
-	if err := nrptConflict(rules, t.name, names, liveInterface); err != nil {
+	if err := nrptConflict(rules, t.name, names, nrptInUse); err != nil {
 		return err
 	}
-	policy, err := tb.apply(t.name, names, cfg.DNS.Servers, func(p string) error {
+	policy, err := tb.apply(t.name, os.Getpid(), names, cfg.DNS.Servers, func(p string) error {
 		return t.j.record(entry{Kind: kindNRPT, Link: t.name, Path: p})
 	})
 	if err != nil {

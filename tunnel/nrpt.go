@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -94,8 +95,9 @@ func nrptBatches(names []string) [][]string {
 	return out
 }
 
-// nrptRuleValues are the values of one rule of ours.
-func nrptRuleValues(iface string, names []string, servers []netip.Addr) regValues {
+// nrptRuleValues are the values of one rule of ours, written by process
+// pid for its tunnel iface.
+func nrptRuleValues(iface string, pid int, names []string, servers []netip.Addr) regValues {
 	ss := make([]string, len(servers))
 	for i, s := range servers {
 		ss[i] = s.Unmap().String()
@@ -106,20 +108,25 @@ func nrptRuleValues(iface string, names []string, servers []netip.Addr) regValue
 		"GenericDNSServers":  strings.Join(ss, ";"),
 		"ConfigOptions":      uint32(nrptGenericDNS),
 		"IPSECCARestriction": "",
-		"Comment":            nrptMarker + iface + " split DNS for the cluster; ghostwire removes it when the tunnel goes down",
+		"Comment":            fmt.Sprintf("%s%s pid %d: split DNS for the cluster; ghostwire removes it when the tunnel goes down", nrptMarker, iface, pid),
 		"DisplayName":        "ghostwire " + iface,
 	}
 }
 
-// nrptOwner reports the interface a rule of ours belongs to.
-func nrptOwner(v regValues) (iface string, ours bool) {
+// nrptOwner reports the interface a rule of ours belongs to, and the
+// process that wrote it (0 when the mark does not say).
+func nrptOwner(v regValues) (iface string, pid int, ours bool) {
 	c, _ := v["Comment"].(string)
 	rest, ok := strings.CutPrefix(c, nrptMarker)
 	if !ok {
-		return "", false
+		return "", 0, false
 	}
-	iface, _, _ = strings.Cut(rest, " ")
-	return iface, iface != ""
+	iface, rest, _ = strings.Cut(rest, " ")
+	if n, ok := strings.CutPrefix(rest, "pid "); ok {
+		n, _, _ = strings.Cut(n, ":")
+		pid, _ = strconv.Atoi(n)
+	}
+	return iface, pid, iface != ""
 }
 
 // nrptRuleNames reads a rule's namespaces, whichever way another program
@@ -154,6 +161,7 @@ type nrptRule struct {
 	servers string
 	comment string
 	owner   string // our interface; "" when not ours
+	pid     int    // the process that wrote a rule of ours
 	policy  bool   // under the Group Policy table
 }
 
@@ -199,7 +207,7 @@ func (tb nrptTable) rules() ([]nrptRule, error) {
 			r := nrptRule{path: p, names: nrptRuleNames(v), policy: base == nrptPolicyBase}
 			r.servers, _ = v["GenericDNSServers"].(string)
 			r.comment, _ = v["Comment"].(string)
-			r.owner, _ = nrptOwner(v)
+			r.owner, r.pid, _ = nrptOwner(v)
 			out = append(out, r)
 		}
 	}
@@ -223,13 +231,13 @@ func (tb nrptTable) policyActive() (bool, error) {
 
 // nrptConflict refuses names that another rule already sends elsewhere:
 // Windows would pick one of the two rules, and names of one cluster would
-// fail at random. Rules of ours for iface itself (a previous setup) and for
-// interfaces no longer up (left by a crash; swept) are not in the way. A
+// fail at random. Rules of ours for iface itself (a previous setup) and
+// those inUse rejects (left by a crash; swept) are not in the way. A
 // broader foreign rule (".local", or a catch-all ".") is not a clash: the
 // more specific namespace wins in the NRPT.
-func nrptConflict(rules []nrptRule, iface string, names []string, live func(string) bool) error {
+func nrptConflict(rules []nrptRule, iface string, names []string, inUse func(nrptRule) bool) error {
 	for _, r := range rules {
-		if r.owner == iface || (r.owner != "" && !live(r.owner)) {
+		if r.owner == iface || (r.owner != "" && !inUse(r)) {
 			continue
 		}
 		for _, n := range names {
@@ -254,12 +262,12 @@ func nrptConflict(rules []nrptRule, iface string, names []string, live func(stri
 	return nil
 }
 
-// apply writes iface's rules, batches of nrptMaxNames, into the local table
-// and, when Group Policy owns the NRPT, into the policy table as well. Each
-// key's path (HKLM\...) goes to record before the key is written. It
-// reports whether the policy table was written (Windows must then be told
-// the policy changed).
-func (tb nrptTable) apply(iface string, names []string, servers []netip.Addr, record func(path string) error) (policy bool, err error) {
+// apply writes iface's rules (process pid's), batches of nrptMaxNames,
+// into the local table and, when Group Policy owns the NRPT, into the
+// policy table as well. Each key's path (HKLM\...) goes to record before
+// the key is written. It reports whether the policy table was written
+// (Windows must then be told the policy changed).
+func (tb nrptTable) apply(iface string, pid int, names []string, servers []netip.Addr, record func(path string) error) (policy bool, err error) {
 	if len(names) == 0 || len(servers) == 0 {
 		return false, nil
 	}
@@ -278,14 +286,14 @@ func (tb nrptTable) apply(iface string, names []string, servers []netip.Addr, re
 		for i, batch := range nrptBatches(names) {
 			p := base + `\` + nrptRuleKey(iface, i)
 			if v, err := tb.reg.values(p); err == nil {
-				if owner, ours := nrptOwner(v); !ours || owner != iface {
+				if owner, _, ours := nrptOwner(v); !ours || owner != iface {
 					return policy, fmt.Errorf("another program owns the DNS rule HKLM\\%s: not overwriting it", p)
 				}
 			}
 			if err := record(hklmPrefix + p); err != nil {
 				return policy, err
 			}
-			if err := tb.reg.setVolatile(p, nrptRuleValues(iface, batch, servers)); err != nil {
+			if err := tb.reg.setVolatile(p, nrptRuleValues(iface, pid, batch, servers)); err != nil {
 				return policy, fmt.Errorf("cannot write the DNS rule HKLM\\%s: %w", p, err)
 			}
 		}
@@ -309,16 +317,16 @@ func (tb nrptTable) removeOurs(journalPath string) error {
 	if err != nil {
 		return err
 	}
-	if _, ours := nrptOwner(v); !ours {
+	if _, _, ours := nrptOwner(v); !ours {
 		return nil
 	}
 	return tb.reg.deleteKey(p)
 }
 
-// sweep removes our rules whose interface keep rejects, from both tables:
-// what a crashed, killed or powered-off session left, found by its mark
-// even when its journal is gone. It returns what it removed.
-func (tb nrptTable) sweep(keep func(iface string) bool) ([]nrptRule, error) {
+// sweep removes our rules that keep rejects, from both tables: what a
+// crashed, killed or powered-off session left, found by its mark even when
+// its journal is gone. It returns what it removed.
+func (tb nrptTable) sweep(keep func(nrptRule) bool) ([]nrptRule, error) {
 	rules, err := tb.rules()
 	if err != nil {
 		return nil, err
@@ -326,7 +334,7 @@ func (tb nrptTable) sweep(keep func(iface string) bool) ([]nrptRule, error) {
 	var removed []nrptRule
 	var errs []error
 	for _, r := range rules {
-		if r.owner == "" || keep(r.owner) {
+		if r.owner == "" || keep(r) {
 			continue
 		}
 		if err := tb.reg.deleteKey(r.path); err != nil {

@@ -111,19 +111,22 @@ func TestNRPTBatchesAndValues(t *testing.T) {
 	if nrptBatches(nil) != nil {
 		t.Fatal("no names, no rule")
 	}
-	v := nrptRuleValues("gw0", []string{".cluster.local"}, []netip.Addr{netip.MustParseAddr("10.96.0.10"), netip.MustParseAddr("::ffff:10.96.0.11")})
+	v := nrptRuleValues("gw0", 4242, []string{".cluster.local"}, []netip.Addr{netip.MustParseAddr("10.96.0.10"), netip.MustParseAddr("::ffff:10.96.0.11")})
 	if v["GenericDNSServers"] != "10.96.0.10;10.96.0.11" || v["ConfigOptions"] != uint32(8) || v["Version"] != uint32(2) ||
 		!slices.Equal(v["Name"].([]string), []string{".cluster.local"}) {
 		t.Fatalf("rule values: %v", v)
 	}
-	if iface, ours := nrptOwner(v); !ours || iface != "gw0" {
-		t.Fatalf("our own rule not recognised: %q %v", iface, ours)
+	if iface, pid, ours := nrptOwner(v); !ours || iface != "gw0" || pid != 4242 {
+		t.Fatalf("our own rule not recognised: %q %d %v", iface, pid, ours)
 	}
-	if _, ours := nrptOwner(regValues{"Comment": "Tailscale rule"}); ours {
+	if _, _, ours := nrptOwner(regValues{"Comment": "Tailscale rule"}); ours {
 		t.Fatal("a foreign rule taken for ours")
 	}
-	if _, ours := nrptOwner(regValues{"Comment": nrptMarker}); ours {
+	if _, _, ours := nrptOwner(regValues{"Comment": nrptMarker}); ours {
 		t.Fatal("a mark without an interface taken for ours")
+	}
+	if iface, pid, ours := nrptOwner(regValues{"Comment": nrptMarker + "gw3 from an older version"}); !ours || iface != "gw3" || pid != 0 {
+		t.Fatalf("a mark without a pid: %q %d %v", iface, pid, ours)
 	}
 	// Rule keys are fixed per interface and batch, distinct, and in Windows' {GUID} form.
 	k0, k1, other := nrptRuleKey("gw0", 0), nrptRuleKey("gw0", 1), nrptRuleKey("gw1", 0)
@@ -162,7 +165,7 @@ func TestNRPTApplyLocalAndRemove(t *testing.T) {
 	tb := nrptTable{reg: reg}
 	names, _ := nrptNames([]string{"monitoring.svc.cluster.local", "svc.cluster.local", "cluster.local"})
 	var journal []string
-	policy, err := tb.apply("gw0", names, servers, func(p string) error { journal = append(journal, p); return nil })
+	policy, err := tb.apply("gw0", 1, names, servers, func(p string) error { journal = append(journal, p); return nil })
 	if err != nil || policy {
 		t.Fatalf("apply: policy %v, %v", policy, err)
 	}
@@ -178,7 +181,7 @@ func TestNRPTApplyLocalAndRemove(t *testing.T) {
 		t.Fatal("the Group Policy table was created: its mere existence makes Windows ignore every local rule")
 	}
 	// Writing again (reconfigure) replaces our own rule.
-	if _, err := tb.apply("gw0", names[:1], servers, func(string) error { return nil }); err != nil {
+	if _, err := tb.apply("gw0", 1, names[:1], servers, func(string) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// Undo removes ours only; a journal naming a foreign rule or a key
@@ -214,7 +217,7 @@ func TestNRPTGroupPolicy(t *testing.T) {
 	tb := nrptTable{reg: reg}
 	var journal []string
 	names, _ := nrptNames([]string{"cluster.local"})
-	policy, err := tb.apply("gw3", names, servers, func(p string) error { journal = append(journal, p); return nil })
+	policy, err := tb.apply("gw3", 1, names, servers, func(p string) error { journal = append(journal, p); return nil })
 	if err != nil || !policy {
 		t.Fatalf("apply: policy %v, %v", policy, err)
 	}
@@ -232,13 +235,13 @@ func TestNRPTGroupPolicy(t *testing.T) {
 	// A failing write stops at once, after journaling what it tried.
 	reg.fail = nrptPolicyBase + `\` + nrptRuleKey("gw3", 0)
 	journal = nil
-	if _, err := tb.apply("gw3", names, servers, func(p string) error { journal = append(journal, p); return nil }); err == nil || len(journal) != 2 {
+	if _, err := tb.apply("gw3", 1, names, servers, func(p string) error { journal = append(journal, p); return nil }); err == nil || len(journal) != 2 {
 		t.Fatalf("a failed write: %v, journal %v", err, journal)
 	}
 }
 
 func TestNRPTConflicts(t *testing.T) {
-	live := func(i string) bool { return i == "gw1" }
+	live := func(r nrptRule) bool { return r.owner == "gw1" }
 	names, _ := nrptNames([]string{"svc.cluster.local", "cluster.local"})
 	reg := newMemReg()
 	tb := nrptTable{reg: reg}
@@ -255,12 +258,12 @@ func TestNRPTConflicts(t *testing.T) {
 		t.Fatalf("a broader rule is no clash: %v", err)
 	}
 	// Our own rules of a tunnel that is not up are leftovers, not a clash.
-	_ = reg.setVolatile(nrptLocalBase+`\`+nrptRuleKey("gw7", 0), nrptRuleValues("gw7", names, servers))
+	_ = reg.setVolatile(nrptLocalBase+`\`+nrptRuleKey("gw7", 0), nrptRuleValues("gw7", 1, names, servers))
 	if err := check(); err != nil {
 		t.Fatalf("a stale rule of ours is no clash: %v", err)
 	}
 	// Another connected profile on cluster.local: refused, naming it.
-	_ = reg.setVolatile(nrptLocalBase+`\`+nrptRuleKey("gw1", 0), nrptRuleValues("gw1", []string{".cluster.local"}, servers))
+	_ = reg.setVolatile(nrptLocalBase+`\`+nrptRuleKey("gw1", 0), nrptRuleValues("gw1", 1, []string{".cluster.local"}, servers))
 	if err := check(); err == nil || !strings.Contains(err.Error(), "gw1") || !strings.Contains(err.Error(), "cluster.local") {
 		t.Fatalf("two profiles on cluster.local: %v", err)
 	}
@@ -277,7 +280,7 @@ func TestNRPTConflicts(t *testing.T) {
 	}
 	// apply never overwrites a key at our name that is not ours.
 	reg.foreign(nrptLocalBase, nrptRuleKey("gw0", 0), []string{".x"}, "1.1.1.1")
-	if _, err := tb.apply("gw0", names, servers, func(string) error { return nil }); err == nil || !strings.Contains(err.Error(), "another program") {
+	if _, err := tb.apply("gw0", 1, names, servers, func(string) error { return nil }); err == nil || !strings.Contains(err.Error(), "another program") {
 		t.Fatalf("a foreign key at our name: %v", err)
 	}
 }
@@ -287,14 +290,14 @@ func TestNRPTSweep(t *testing.T) {
 	tb := nrptTable{reg: reg}
 	names, _ := nrptNames([]string{"cluster.local"})
 	for _, i := range []string{"gw0", "gw1"} {
-		if _, err := tb.apply(i, names, servers, func(string) error { return nil }); err != nil {
+		if _, err := tb.apply(i, 1, names, servers, func(string) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
 	_ = reg.createKey(nrptPolicyBase)
-	_ = reg.setVolatile(nrptPolicyBase+`\`+nrptRuleKey("gw0", 0), nrptRuleValues("gw0", names, servers))
+	_ = reg.setVolatile(nrptPolicyBase+`\`+nrptRuleKey("gw0", 0), nrptRuleValues("gw0", 1, names, servers))
 	reg.foreign(nrptLocalBase, "{FOREIGN}", []string{".corp.example"}, "192.168.1.1")
-	removed, err := tb.sweep(func(i string) bool { return i == "gw1" })
+	removed, err := tb.sweep(func(r nrptRule) bool { return r.owner == "gw1" })
 	if err != nil {
 		t.Fatal(err)
 	}

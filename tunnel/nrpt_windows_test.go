@@ -257,6 +257,14 @@ func TestWindowsNRPTRecoverAfterKill(t *testing.T) {
 		return cmd
 	}
 	a, b := hold("gwtw5"), hold("gwtw6")
+	// While their processes run, the sweep without journal leaves their
+	// rules alone: they are not leftovers.
+	if err := sweepNRPT(testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ourRules(t, "gwtw5")) != 1 || len(ourRules(t, "gwtw6")) != 1 {
+		t.Fatal("the sweep removed the rules of processes that still run")
+	}
 	for _, c := range []*exec.Cmd{a, b} {
 		if err := c.Process.Kill(); err != nil {
 			t.Fatal(err)
