@@ -116,8 +116,8 @@
 // cache is flushed, and a goroutine checks through the system resolver
 // that kubernetes.default.svc.<domain> answers, logging the outcome. Every
 // key is journaled before it is written; Close and Recover remove the ones
-// marked ours, and Recover also removes rules of ours whose interface is
-// not up in this process (a crash whose journal is gone). Go's resolver on
+// marked ours, and Recover also removes rules of ours whose writing process
+// (named in the mark) is gone (a crash whose journal is gone). Go's resolver on
 // Windows is GetAddrInfoW, which honours the NRPT; nslookup does not, so
 // test with Resolve-DnsName. The journal lives in
 // %ProgramData%\ghostwire\journal, which the daemon restricts to SYSTEM and
