@@ -21,6 +21,10 @@ import (
 // API (winipcfg). An interface is ours when its GUID is adapterGUID of its
 // own name: no other program can hold such an adapter by accident.
 
+// The adapter's description in Network Connections reads "Ghostwire
+// Tunnel" rather than wireguard-go's default "WireGuard Tunnel".
+func init() { tun.WintunTunnelType = "Ghostwire" }
+
 // wintunAppearTimeout bounds the wait for Windows to attach TCP/IP to a new
 // adapter (wireguard-windows waits a minute too; it takes longer at boot).
 const wintunAppearTimeout = time.Minute
