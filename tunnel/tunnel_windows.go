@@ -200,7 +200,9 @@ func (winOps) linkUp(name string, mtu int) error {
 		if err != nil {
 			return fmt.Errorf("cannot read the interface settings of %s: %w", name, err)
 		}
-		row.NLMTU = uint32(mtu)
+		if fam == windows.AF_INET || mtu >= 1280 { // IPv6 needs 1280; a smaller tunnel MTU leaves it alone
+			row.NLMTU = uint32(mtu)
+		}
 		row.DadTransmits = 0
 		row.RouterDiscoveryBehavior = winipcfg.RouterDiscoveryDisabled
 		row.ManagedAddressConfigurationSupported = false

@@ -135,6 +135,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			if next != 0 {
 				windows.CloseHandle(next)
 			}
+			windows.CloseHandle(l.quit) // Close left it to the Accept it woke
 			return nil, net.ErrClosed
 		case connected:
 			return newConn(h, l.name, true)
@@ -184,11 +185,15 @@ func (l *Listener) Close() error {
 		return nil
 	}
 	l.closed = true
-	_ = windows.SetEvent(l.quit)
-	if l.op == nil && l.pending != 0 {
-		windows.CloseHandle(l.pending) // else the waiting Accept closes it
-		l.pending = 0
+	if l.op == nil {
+		if l.pending != 0 {
+			windows.CloseHandle(l.pending)
+			l.pending = 0
+		}
+		windows.CloseHandle(l.quit)
+		return nil
 	}
+	_ = windows.SetEvent(l.quit) // the waiting Accept closes both
 	return nil
 }
 
