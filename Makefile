@@ -11,7 +11,7 @@ export PATH := $(BIN):$(shell $(GO) env GOPATH)/bin:$(PATH)
 # Debian packages the tests and the demo use; areas append to it.
 APT_PACKAGES := ca-certificates iproute2 nftables iptables wireguard-tools curl iperf3 procps
 # Go tools installed into $(GOPATH)/bin; areas append "module@version".
-GO_TOOLS :=
+GO_TOOLS := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 # System tests run after the unit pass; areas append their own test targets.
 SYSTEM_TEST_TARGETS :=
@@ -19,7 +19,7 @@ SYSTEM_TEST_TARGETS :=
 -include server/make.mk auth/make.mk tunnel/make.mk app/make.mk app/tray/make.mk deploy/make.mk e2e/make.mk \
 	internal/wine/make.mk packaging/make.mk packaging/macos/make.mk
 
-.PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check bench demo clean
+.PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check actionlint bench demo clean
 
 all: build
 
@@ -56,7 +56,11 @@ vet:
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./...
 
-lint: fmt-check vet
+## actionlint: the GitHub workflows are valid (YAML, expressions, runner labels, action inputs)
+actionlint:
+	actionlint
+
+lint: fmt-check vet actionlint
 
 ## test: everything — fast unit tests first, then system tests (root, namespaces), then end-to-end
 test: deps lint test-unit test-system

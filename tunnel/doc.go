@@ -80,6 +80,49 @@
 // and in containers it is a bind mount) and restored byte for byte, unless
 // another program rewrote it meanwhile (then its newer version stays).
 //
+// # Windows
+//
+// The interface is a wintun adapter (wintun.dll beside the exe, or in
+// System32; a missing DLL is an error naming the file and its folder)
+// whose GUID is derived from the interface name and a fixed namespace,
+// never from keys: Windows keys the network profile to it, so each
+// profile keeps one. Up refuses at once without Administrator rights.
+// Addresses, routes and the MTU (NLMTU, with duplicate address detection
+// and router discovery off) go through the IP Helper API (winipcfg), only
+// once Windows has attached IPv4 to the new adapter. Each route goes
+// through a next hop reserved never to be anyone's address (192.0.0.8,
+// IANA's IPv4 dummy address; 100::8 in the IPv6 discard prefix) with an
+// on-link host route of its own: Windows treats a route with no next hop
+// as an on-link subnet and reserves its last address as a broadcast, so
+// TCP to 10.0.255.255 through a 10.0.0.0/16 route would fail. A pushed
+// range equal to a network this machine is on is refused naming the
+// interface; one overlapping it is logged. The endpoint pin takes the best
+// route by prefix and route+interface metric among interfaces that are up
+// and not ours (bestRoute, portable and tested on Linux); Reconfigure
+// re-pins after a network change as on Linux. The routes and addresses are
+// flushed before the adapter closes, which Windows' stack needs; wintun
+// removes the adapter when the process that made it closes it or ends.
+//
+// Split DNS is the NRPT: one rule per 50 namespaces (".cluster.local"),
+// GenericDNSServers the cluster's DNS, its Comment marking it as ours, the
+// key named from the interface, created volatile (gone at the next boot,
+// so a power loss cannot leave it). When a Group Policy NRPT table exists
+// Windows reads only that one, so the rules go there as well and Windows
+// is asked to refresh its policy. A domain another rule already sends
+// elsewhere (another VPN, a policy, a second profile on cluster.local) is
+// refused naming the rule and how to remove it: Windows would use one of
+// the two at random. A catch-all "." is never written. The search domains
+// go on our adapter (no nameserver there: the NRPT routes), the resolver
+// cache is flushed, and a goroutine checks through the system resolver
+// that kubernetes.default.svc.<domain> answers, logging the outcome. Every
+// key is journaled before it is written; Close and Recover remove the ones
+// marked ours, and Recover also removes rules of ours whose writing process
+// (named in the mark) is gone (a crash whose journal is gone). Go's resolver on
+// Windows is GetAddrInfoW, which honours the NRPT; nslookup does not, so
+// test with Resolve-DnsName. The journal lives in
+// %ProgramData%\ghostwire\journal, which the daemon restricts to SYSTEM and
+// Administrators. See docs/windows.md for what is verified where.
+//
 // # Journal
 //
 // JournalDir (default /var/lib/ghostwire/journal on Linux, /Library/Application
@@ -148,8 +191,8 @@
 //
 // # Other systems
 //
-// Linux and macOS are implemented. On Windows, Up returns "the ghostwire
-// tunnel is not supported on windows yet"; config validation, the journal,
-// the DNS plan and the routing-loop logic are portable and tested
-// everywhere.
+// Linux, macOS and Windows are implemented. On other systems Up returns
+// "the ghostwire tunnel is not supported on <os>"; config validation, the
+// journal, the DNS plan, the NRPT rules, the scutil scripts and the route
+// choice are portable and tested everywhere.
 package tunnel

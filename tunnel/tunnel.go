@@ -111,6 +111,11 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := ops.(preflighter); ok {
+		if err := p.preflight(); err != nil {
+			return nil, err
+		}
+	}
 	if err := claimInterface(cfg.Interface); err != nil {
 		return nil, err
 	}
@@ -329,6 +334,11 @@ func (t *Tunnel) Close() error {
 	closeDevice := func() error {
 		if t.uapi != nil {
 			_ = t.uapi.Close()
+		}
+		if cp, ok := t.ops.(closePreparer); ok && t.tdev != nil {
+			if err := cp.beforeClose(t.name); err != nil {
+				t.log.Warn("could not empty the interface before removing it", "err", err)
+			}
 		}
 		if t.dev != nil {
 			t.dev.Close() // closes the TUN too: the kernel removes the interface
