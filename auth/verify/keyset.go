@@ -52,7 +52,9 @@ type keysUnavailableError struct {
 	retry time.Duration // when a fetch is allowed again (0: unknown)
 }
 
-func (e *keysUnavailableError) Error() string { return "issuer's key set unavailable: " + e.err.Error() }
+func (e *keysUnavailableError) Error() string {
+	return "issuer's key set unavailable: " + e.err.Error()
+}
 func (e *keysUnavailableError) Unwrap() error { return e.err }
 
 // keyOutcome carries the key set's own error past go-oidc, which flattens
