@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.o.Metrics.Requests.WithLabelValues("other", "431").Inc()
 		return
 	}
+	// ServeMux would answer a path that is not in canonical form (a raw
+	// '"', "//", "/./") with an HTML redirect; the API answers JSON only.
+	if p := r.URL.EscapedPath(); p != "*" && cleanPath(p) != p {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest,
+			fmt.Sprintf("the URL path %q is not in canonical form: escape the key in the path ('/' as %%2F, '+' as %%2B, '=' as %%3D; Go: url.PathEscape)", p))
+		s.o.Metrics.Requests.WithLabelValues("other", "400").Inc()
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux does.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // headerBytes is the size of the request line and header fields as sent

@@ -78,11 +78,12 @@ func (failingEndpoint) Endpoint() (string, error) {
 }
 
 type env struct {
-	srv    *httptest.Server
-	dev    *memDevice
-	logs   *bytes.Buffer
-	logsMu *sync.Mutex
-	srvKey wgtypes.Key
+	srv     *httptest.Server
+	handler *Server
+	dev     *memDevice
+	logs    *bytes.Buffer
+	logsMu  *sync.Mutex
+	srvKey  wgtypes.Key
 }
 
 type lockedBuf struct {
@@ -96,11 +97,11 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func newEnv(t *testing.T, cidr string, cap int, ep EndpointSource) *env {
+func newEnv(t testing.TB, cidr string, cap int, ep EndpointSource) *env {
 	return newEnvRate(t, cidr, cap, ep, 0)
 }
 
-func newEnvRate(t *testing.T, cidr string, cap int, ep EndpointSource, rate float64) *env {
+func newEnvRate(t testing.TB, cidr string, cap int, ep EndpointSource, rate float64) *env {
 	t.Helper()
 	p, err := pool.New(netip.MustParsePrefix(cidr), time.Hour, nil)
 	if err != nil {
@@ -133,7 +134,7 @@ func newEnvRate(t *testing.T, cidr string, cap int, ep EndpointSource, rate floa
 		Logger:  log,
 		Ready:   []Check{{Name: "endpoint", Func: func() error { _, err := ep.Endpoint(); return err }}},
 	})
-	e.srv = httptest.NewServer(s)
+	e.srv, e.handler = httptest.NewServer(s), s
 	t.Cleanup(e.srv.Close)
 	return e
 }
