@@ -38,7 +38,9 @@ func (unreachable) DeletePeer(context.Context, string, string) error {
 // noTunnels is never reached: no server answers.
 type noTunnels struct{}
 
-func (noTunnels) Up(context.Context, engine.TunnelConfig) (engine.Tunnel, error) { return nil, os.ErrInvalid }
+func (noTunnels) Up(context.Context, engine.TunnelConfig) (engine.Tunnel, error) {
+	return nil, os.ErrInvalid
+}
 
 var profileName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
