@@ -16,8 +16,12 @@ type packetWriter struct {
 	msgs []*dns.Msg
 }
 
-func (w *packetWriter) LocalAddr() net.Addr         { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 153), Port: 53} }
-func (w *packetWriter) RemoteAddr() net.Addr        { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000} }
+func (w *packetWriter) LocalAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 153), Port: 53}
+}
+func (w *packetWriter) RemoteAddr() net.Addr {
+	return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+}
 func (w *packetWriter) WriteMsg(m *dns.Msg) error   { w.msgs = append(w.msgs, m); return nil }
 func (w *packetWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *packetWriter) Close() error                { return nil }
@@ -60,7 +64,9 @@ func startRawUpstream(tb testing.TB) *rawUpstream {
 	return u
 }
 
-func (u *rawUpstream) addr() netip.AddrPort { return netip.MustParseAddrPort(u.pc.LocalAddr().String()) }
+func (u *rawUpstream) addr() netip.AddrPort {
+	return netip.MustParseAddrPort(u.pc.LocalAddr().String())
+}
 
 // FuzzStubForward: any query a local program sends the forwarder (it
 // listens for every process of the machine, as root, on 127.0.0.153:53) and
