@@ -32,7 +32,12 @@ type Device struct {
 	log    *slog.Logger
 	client *wgctrl.Client
 	nl     *netlink.Handle
-	ns     netns.NsHandle
+	// ns is the device's namespace when Options.NetNS is set; nsMu keeps
+	// Close from closing it under a wireguard-go goroutine still entering
+	// it (nsBind, nsTUN), and inNS refuses to run once it is closed.
+	nsMu  sync.RWMutex
+	ns    netns.NsHandle
+	inOwn bool
 
 	// userspace only
 	wg   *device.Device
@@ -63,6 +68,7 @@ func Open(o Options) (d *Device, err error) {
 		if err != nil {
 			return d, fmt.Errorf("opening network namespace %q: %w", o.NetNS, err)
 		}
+		d.inOwn = true
 		d.nl, err = netlink.NewHandleAt(d.ns)
 	} else {
 		d.nl, err = netlink.NewHandle()
@@ -143,7 +149,7 @@ func (d *Device) openUserspace(o Options) error {
 			Errorf:   func(format string, args ...any) { o.Logger.Warn(fmt.Sprintf(format, args...), "interface", o.Name) },
 		}
 		var bind conn.Bind = conn.NewDefaultBind()
-		if d.ns.IsOpen() {
+		if d.inOwn {
 			bind, tdev = &nsBind{Bind: bind, d: d}, &nsTUN{Device: tdev, d: d}
 		}
 		d.wg = device.NewDevice(tdev, bind, logger)
@@ -181,8 +187,13 @@ func (d *Device) openUserspace(o Options) error {
 // inNS runs f on an OS thread inside the device's namespace (or directly
 // when there is none). The thread is discarded afterwards.
 func (d *Device) inNS(f func() error) error {
-	if !d.ns.IsOpen() {
+	d.nsMu.RLock()
+	defer d.nsMu.RUnlock()
+	if !d.inOwn {
 		return f()
+	}
+	if !d.ns.IsOpen() {
+		return errors.New("the WireGuard device is closed")
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -299,9 +310,11 @@ func (d *Device) Close() error {
 		if d.nl != nil {
 			d.nl.Close()
 		}
+		d.nsMu.Lock()
 		if d.ns.IsOpen() {
 			d.ns.Close()
 		}
+		d.nsMu.Unlock()
 	})
 	return errors.Join(errs...)
 }
