@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -83,8 +82,7 @@ type keySet struct {
 	refetch  time.Duration
 	staleFor time.Duration
 
-	flight  singleflight.Group
-	fetches atomic.Int64
+	flight singleflight.Group
 
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
@@ -260,7 +258,6 @@ func (k *keySet) fetch() (asked bool) {
 	}
 	k.tried = time.Now()
 	k.mu.Unlock()
-	k.fetches.Add(1)
 
 	keys, life, err := k.get()
 	k.mu.Lock()

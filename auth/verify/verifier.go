@@ -63,14 +63,6 @@ func (v *Verifier) Ready(ctx context.Context) error {
 	return v.keySet().ready(ctx)
 }
 
-// KeyFetches is how many times the issuer's JWKS has been fetched (or tried).
-func (v *Verifier) KeyFetches() int64 {
-	if ks := v.keySet(); ks != nil {
-		return ks.fetches.Load()
-	}
-	return 0
-}
-
 func (v *Verifier) keySet() *keySet {
 	v.mu.Lock()
 	defer v.mu.Unlock()
