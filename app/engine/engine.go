@@ -95,8 +95,16 @@ type Config struct {
 	// OnChange is called (never under the engine's lock) after the profile
 	// changed; read Profile() for the new state.
 	OnChange func()
-	Log      *slog.Logger
-	Timing   Timing
+	// LastPeer is the public key of this profile's last registration that
+	// may still be on the server (a daemon killed with -9 could not remove
+	// it); the next registration replaces it. OnLastPeer is told (never
+	// under the engine's lock) whenever that key changes, "" once the
+	// server has none of ours, so it can be kept across restarts. Both
+	// optional.
+	LastPeer   string
+	OnLastPeer func(publicKey string)
+	Log        *slog.Logger
+	Timing     Timing
 }
 
 // Engine runs one profile's connection.
@@ -122,6 +130,7 @@ type Engine struct {
 	key  *wgtypes.Key
 	peer *api.Peer
 	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
+	last string        // public key of the last registration (lastpeer.go)
 }
 
 // New returns a disconnected engine.
@@ -132,7 +141,7 @@ func New(c Config) *Engine {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8)}
+	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), last: c.LastPeer}
 	e.log = c.Log.With("profile", c.Name)
 	e.prof = localapi.Profile{Name: c.Name, Server: c.Server, State: localapi.StateDisconnected, Interface: c.Interface}
 	return e
@@ -158,6 +167,22 @@ func (e *Engine) Profile() localapi.Profile {
 type arrival struct {
 	ev Event
 	at time.Time
+}
+
+// idleCloser is a port holding pooled connections (the server client, the
+// sign-in session's HTTP client).
+type idleCloser interface{ CloseIdleConnections() }
+
+// DropConnections closes the ports' idle pooled connections: after a
+// network change or a wake they may belong to an address that is gone, and
+// a request sent on one would wait for an answer that cannot come. The next
+// request dials afresh. It never blocks on the network.
+func (e *Engine) DropConnections() {
+	for _, p := range []any{e.c.API, e.signerNow()} {
+		if c, ok := p.(idleCloser); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }
 
 // Notify hands an OS signal to the engine; it never blocks.
@@ -279,17 +304,21 @@ func (e *Engine) stopLocked() {
 	}
 }
 
-// teardown deletes the peer from the server (best effort, silent token only)
-// and closes the tunnel. Only called when no run goroutine is active.
+// teardown removes the last registration from the server (best effort,
+// silent token only: a peer that stays is replaced by the next
+// registration, or expires) and closes the tunnel. Only called when no run
+// goroutine is active; bounded by TeardownTimeout.
 func (e *Engine) teardown(why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.t.TeardownTimeout)
 	defer cancel()
-	if e.key != nil {
-		pub := e.key.PublicKey().String()
+	if e.last != "" {
 		if s := e.signerNow(); s != nil {
 			if tok, err := s.Token(ctx); err == nil {
-				if err := e.c.API.DeletePeer(ctx, tok.AccessToken, pub); err != nil && !errors.Is(err, ErrNotFound) {
-					e.log.Warn("could not remove the peer from the server; it will expire by itself", "err", err)
+				err := e.c.API.DeletePeer(ctx, tok.AccessToken, e.last)
+				if err == nil || errors.Is(err, ErrNotFound) {
+					e.forget(e.last)
+				} else {
+					e.log.Warn("could not remove the peer from the server; the next `ghostwire up` replaces it, or it expires by itself", "err", err)
 				}
 			}
 		}
@@ -372,6 +401,8 @@ func codeOf(err error) string {
 		return localapi.CodeForbidden
 	case errors.Is(err, ErrConflict):
 		return localapi.CodeConflict
+	case errors.Is(err, ErrDeviceCap):
+		return localapi.CodeDeviceCap
 	case errors.Is(err, ErrUnreachable):
 		return localapi.CodeUnavailable
 	case errors.Is(err, ErrRejected):
