@@ -381,7 +381,7 @@ func (e *Engine) setState(s localapi.State, reason string) {
 
 // fail ends the run with a state a person must act on.
 func (e *Engine) fail(err error) {
-	state, code := localapi.StateError, codeOf(err)
+	state, code := localapi.StateError, ErrorCode(err)
 	if errors.Is(err, ErrSignInRequired) {
 		state = localapi.StateNeedsSignIn
 	}
@@ -392,8 +392,9 @@ func (e *Engine) fail(err error) {
 	e.log.Warn("connection stopped", "state", state, "err", err)
 }
 
-// codeOf maps engine errors to the local API's codes (the CLI's exit codes).
-func codeOf(err error) string {
+// ErrorCode maps an error of the engine or its ports to the local API's
+// codes (the CLI's exit codes).
+func ErrorCode(err error) string {
 	switch {
 	case errors.Is(err, ErrSignInRequired), errors.Is(err, ErrSignInFailed), errors.Is(err, ErrUnauthorized):
 		return localapi.CodeSignIn
