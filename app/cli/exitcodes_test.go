@@ -113,7 +113,10 @@ func TestExitCodesAsDocumented(t *testing.T) {
 		{ExitSignIn, "token refused (401)", func(t *testing.T) int {
 			return profileExit(serverAnswer(t, http.StatusUnauthorized, api.CodeUnauthorized))
 		}},
-		{ExitSignIn, "sign-in needed again", func(t *testing.T) int { _, c := runCLI(t, sock, "up", "https://expired.test", "--no-browser"); return c }},
+		{ExitSignIn, "sign-in needed again", func(t *testing.T) int {
+			_, c := runCLI(t, sock, "up", "https://expired.test", "--no-browser")
+			return c
+		}},
 		{ExitForbidden, "account not allowed (403)", func(t *testing.T) int {
 			return profileExit(serverAnswer(t, http.StatusForbidden, api.CodeForbidden))
 		}},
