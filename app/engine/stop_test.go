@@ -18,8 +18,8 @@ import (
 // the middle of a check. A `down` during a connection check once never
 // returned (issue 15): the probe had taken the server's answer, then saw
 // the cancellation, and a deferred receive waited for the answer a second
-// time. Run with -race and a high -count (make test-engine-stop) to meet
-// the schedules that are rare.
+// time. `make test-engine-stop` (part of `make test`) runs it with -race and
+// -count=20, so the schedules that are rare are met too.
 
 // stopBound is generous: the machines are shared and -race is slow. A hang
 // is forever, so any bound tells it apart.
