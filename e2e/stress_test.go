@@ -41,9 +41,21 @@ func TestClientUnderStress(t *testing.T) {
 		{"6-empty-resolv-conf", stressEmptyResolvConf},
 	} {
 		if !t.Run(s.name, func(t *testing.T) { s.fn(t, w, c) }) {
-			w.reconnect(t, c)
+			w.restartDaemon(t, c)
 		}
 	}
+}
+
+// restartDaemon starts from a fresh daemon after a failed scenario (one
+// that hung must not take the next ones with it): kill -9, start, sign in.
+func (w *world) restartDaemon(t *testing.T, c *topo.Cluster) {
+	t.Helper()
+	w.daemon.Proc.Kill()
+	_, _ = w.Inet.Run("nft", "delete", "table", "inet", "gwe-block-wg")
+	if err := w.daemon.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.up(t, c, "", topo.UserDemo)
 }
 
 // cli runs `ghostwire args...` on the laptop, killed after within, and

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -104,5 +105,25 @@ func TestReRegistrationsReplaceTheDeadKey(t *testing.T) {
 		if r.srv.lastRegister().Replaces != old || len(r.srv.peerKeys()) != 1 {
 			t.Fatalf("round %d: replaces %q (want %q), peers %v", i, r.srv.lastRegister().Replaces, old, r.srv.peerKeys())
 		}
+	}
+}
+
+// A rotation whose new key the tunnel cannot take (Reconfigure fails) has
+// already replaced the old peer on the server: the engine brings a new
+// tunnel up instead of going on with none.
+func TestRotationTheTunnelRefusesRecovers(t *testing.T) {
+	r := newRig(t)
+	r.srv.lifetime = 10 * time.Minute
+	r.connect()
+	old := r.key()
+	r.tunnels(func(ts *fakeTunnels) { ts.reconfErr = errors.New("device busy") })
+	// The rotation a tenth of the lifetime before the expiry.
+	r.until("the new tunnel", time.Second, func(localapi.Profile) bool { return r.tunnelUps() == 2 })
+	r.tunnels(func(ts *fakeTunnels) { ts.reconfErr = nil })
+	r.until("connected again", 100*time.Millisecond, func(p localapi.Profile) bool {
+		return p.State == localapi.StateConnected && r.key() != old
+	})
+	if len(r.srv.peerKeys()) != 1 {
+		t.Fatalf("peers on the server: %v", r.srv.peerKeys())
 	}
 }

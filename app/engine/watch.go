@@ -259,6 +259,11 @@ func (e *Engine) rotate(ctx context.Context) error {
 	e.log.Info("rotating the key before the peer's lifetime ends", "expires", e.peer.ExpiresAt)
 	// The current key is the last registration: the new one replaces it.
 	err := e.connect(ctx, false, SignInAuto)
+	if err != nil && e.tun == nil {
+		// The new key replaced the old one on the server, but the tunnel
+		// could not take it and was closed: start again from a new one.
+		return &errReconnect{reason: fmt.Sprintf("the key rotation failed (%v), bringing the tunnel up again", err)}
+	}
 	if err != nil {
 		return err
 	}
