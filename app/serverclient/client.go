@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/server/api"
@@ -24,9 +26,6 @@ import (
 
 // maxAnswerBytes bounds what is read from the server.
 const maxAnswerBytes = 1 << 20
-
-// maxMessage bounds a server's message shown to a person (in characters).
-const maxMessage = 400
 
 // deviceCapMessage says what works when the server has as many devices of
 // this account as it allows. This device's own earlier peers are never the
@@ -186,14 +185,14 @@ func transportError(host string, err error) error {
 		err = ue.Err
 	}
 	return &engine.ServerError{Kind: engine.ErrUnreachable, Message: fmt.Sprintf(
-		"cannot reach the ghostwire server %s (%s): check your network and the server URL", host, Clean(err.Error(), 200))}
+		"cannot reach the ghostwire server %s (%s): check your network and the server URL", host, clean(err.Error(), 200))}
 }
 
 // answerError maps the server's api.Error to the engine's kinds.
 func answerError(host string, status int, body []byte) error {
 	var e api.Error
 	if json.Unmarshal(body, &e) != nil || e.Code == "" {
-		msg := Clean(string(body), 200)
+		msg := clean(string(body), 200)
 		kind := engine.ErrRejected
 		switch {
 		case status == http.StatusNotFound:
@@ -207,9 +206,9 @@ func answerError(host string, status int, body []byte) error {
 		}
 		return &engine.ServerError{Kind: kind, Message: fmt.Sprintf("the server %s answered %d %s: %s (is the URL a ghostwire server?)", host, status, http.StatusText(status), msg)}
 	}
-	msg := Clean(e.Message, maxMessage)
+	msg := clean(e.Message, maxMessage)
 	if msg == "" {
-		msg = fmt.Sprintf("the server %s refused the request (%s)", host, e.Code)
+		msg = fmt.Sprintf("the server %s refused the request (%s)", host, clean(e.Code, 64))
 	}
 	kind := engine.ErrRejected
 	switch e.Code {
@@ -227,4 +226,25 @@ func answerError(host string, status int, body []byte) error {
 		kind = engine.ErrRejected
 	}
 	return &engine.ServerError{Kind: kind, Message: msg}
+}
+
+// maxMessage bounds a message from the server shown to a person.
+const maxMessage = 1000
+
+// clean makes text from the server fit to show in a terminal, a log or a
+// notification: valid UTF-8, no control characters (a hostile server could
+// otherwise move the cursor, clear the screen or forge lines), at most max
+// bytes.
+func clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
 }

@@ -110,31 +110,3 @@ func Quote(s string) string {
 	}
 	return fmt.Sprintf("%s (%d characters)", strconv.Quote(string(r[:keep])+"…"), len(r))
 }
-
-// Clean returns text from the server (an error message, a body) fit to
-// show a person: control characters dropped, spaces folded, at most max
-// characters.
-func Clean(s string, max int) string {
-	var b strings.Builder
-	space := false
-	n := 0
-	for _, r := range s {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
-			r = ' '
-		}
-		if r == ' ' {
-			if space || n == 0 {
-				continue
-			}
-			space = true
-		} else {
-			space = false
-		}
-		if n == max {
-			return strings.TrimSpace(b.String()) + "…"
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.TrimSpace(b.String())
-}
