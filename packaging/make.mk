@@ -41,5 +41,7 @@ vet-packaging:
 ## `ghostwire up` + curl through it with the installed binary, then dpkg -P leaves nothing; lintian; the .rpm
 ## read back with rpm; the maintainer scripts' start/restart/stop logic. Uses dist/ from `make packages`.
 test-packaging-system: build packages
-	$(PKG_GO) test -count=1 -timeout 20m -run 'TestSystem|TestLintian|TestRPMReadBack|TestMaintainerScripts' \
-		./linux/ -args -dist $(DIST) -bin-dir $(BIN) -coredns $(GWE_COREDNS)
+	$(PKG_GO) test -count=1 -timeout 20m ./... # with GHOSTWIRE_DIST, GWE_BIN_DIR, GWE_COREDNS from the environment below
+test-packaging-system: export GHOSTWIRE_DIST := $(DIST)
+test-packaging-system: export GWE_BIN_DIR := $(BIN)
+test-packaging-system: export GWE_COREDNS := $(GWE_COREDNS)
