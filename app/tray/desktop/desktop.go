@@ -133,6 +133,11 @@ func (d Desktop) CanAsk() bool {
 	return askCommand(d.GOOS, d.Look, "", "", "") != nil
 }
 
+// CanConfirm reports whether Confirm can show a dialog.
+func (d Desktop) CanConfirm() bool {
+	return confirmCommand(d.GOOS, d.Look, "", "", "") != nil
+}
+
 // Copy puts text on the clipboard.
 func (d Desktop) Copy(ctx context.Context, text string) error {
 	c := clipboardCommand(d.GOOS, d.Env, d.Look)
