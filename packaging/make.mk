@@ -5,8 +5,9 @@
 
 # lintian checks the .deb; rpm reads the .rpm back; desktop-file-utils validates the
 # desktop entries; systemd gives systemd-analyze (verify, security) even where it
-# does not run; shellcheck reads the maintainer scripts; passwd has groupadd.
-APT_PACKAGES += lintian rpm rpm2cpio cpio desktop-file-utils systemd shellcheck passwd
+# does not run; shellcheck reads the maintainer scripts; passwd has groupadd and
+# useradd; dbus-daemon gives the link test a private session bus.
+APT_PACKAGES += lintian rpm rpm2cpio cpio desktop-file-utils systemd shellcheck passwd dbus-daemon
 SYSTEM_TEST_TARGETS += test-packaging-system
 
 PKG_GO := cd $(CURDIR)/packaging && $(GO)

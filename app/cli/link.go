@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ghostwire/ghostwire/app/addcluster"
 	"github.com/ghostwire/ghostwire/app/tray/desktop"
@@ -143,7 +144,6 @@ func (t terminalAsker) Confirm(_ context.Context, title, text, yes string) (bool
 	return ans == "y" || ans == "yes", nil
 }
 
-func stdinIsTerminal() bool {
-	fi, err := os.Stdin.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// stdinIsTerminal: a person at a terminal (not /dev/null, which the desktop
+// gives a handler and which is a character device too).
+func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -234,7 +235,13 @@ func TestSystemDebInstalledEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 4. The daemon as the unit starts it.
+	// 4. The organisation's preset (what config management would write), then
+	// the daemon as the unit starts it.
+	caPEM, err := os.ReadFile(tp.CA.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePreset(t, fmt.Sprintf(`{"server": %q, "profile": "prod", "ca_pem": %q}`, c.ServerURL(), caPEM))
 	unit := readUnit(t, DebUnitPath)
 	daemon, args := startLikeTheUnit(t, tp, unit, grp)
 	client := localapi.NewClient(localapi.SocketPath())
@@ -249,13 +256,18 @@ func TestSystemDebInstalledEndToEnd(t *testing.T) {
 		t.Errorf("socket %s: mode %v gid %d, want 0660 and the %s group (%s)", localapi.SocketPath(), fi.Mode().Perm(), st.Gid, grp.Name, grp.Gid)
 	}
 	t.Logf("daemon started as the unit says: %s", strings.Join(args, " "))
+	// The preset is a profile before anyone typed anything: the menu offers "Connect to prod".
+	if st, err := client.Status(ctx); err != nil || len(st.Profiles) != 1 || st.Profiles[0].Name != "prod" ||
+		st.Profiles[0].Server != c.ServerURL() || st.Profiles[0].State != localapi.StateDisconnected {
+		t.Fatalf("the preset did not become the disconnected profile prod: %+v %v", st.Profiles, err)
+	}
 
 	// 5. A person in the ghostwire group connects with the installed binary.
 	name := "gwpkg" + tp.Suffix
 	if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", service.Group, name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("userdel", name).Run() })
+	t.Cleanup(func() { removeUser(t, name) })
 	caDir, err := os.MkdirTemp("", "gwpkg-ca-") // readable by that person, unlike the test's own directories
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +306,7 @@ func TestSystemDebInstalledEndToEnd(t *testing.T) {
 	if err := up.Wait(); err != nil {
 		t.Fatalf("ghostwire up (installed, as %s): %v\n%s", name, err, upOut.String())
 	}
-	if !strings.Contains(upOut.String(), "Connected to "+c.ServerURL()) {
+	if !strings.Contains(upOut.String(), "Connected to "+c.ServerURL()) || !strings.Contains(upOut.String(), "(profile prod)") {
 		t.Errorf("ghostwire up said:\n%s", upOut.String())
 	}
 	body, err := tp.Curl(ctx, "http://prometheus/metrics", 10*time.Second)
@@ -306,13 +318,43 @@ func TestSystemDebInstalledEndToEnd(t *testing.T) {
 		t.Errorf("ghostwire down: %v\n%s", err, out)
 	}
 
-	// 6. Stop as systemd does (SIGTERM, within TimeoutStopSec), remove the person, purge.
+	// 6. A ghostwire:// link, run as the installed handler's Exec line, in a
+	// desktop session (a private session bus; zenity is a stand-in that
+	// answers, since nobody clicks here). No: nothing connects. Yes: the
+	// profile that has this server connects (a link never swaps its server).
+	link := "ghostwire://connect?server=" + url.QueryEscape(c.ServerURL())
+	linkOut, linkErr, calls := openLink(t, tp, name, ca, link, 1)
+	if linkErr != nil || !strings.Contains(linkOut, "Nothing was added") || !strings.Contains(calls, "--question") || !strings.Contains(calls, c.ServerURL()[len("https://"):]) {
+		t.Errorf("declined link: %v\n%s\n%s", linkErr, linkOut, calls)
+	}
+	if st, _ := client.Status(ctx); len(st.Profiles) != 1 || st.Profiles[0].State != localapi.StateDisconnected {
+		t.Fatalf("a declined link changed the daemon: %+v", st.Profiles)
+	}
+	if _, err, calls := openLink(t, tp, name, ca, "ghostwire://connect?server=http://"+c.NodePublic.String(), 0); err == nil || !strings.Contains(calls, "plain http") {
+		t.Errorf("an http:// link must be refused with the reason: %v\n%s", err, calls)
+	}
+	linkOut, linkErr, calls = openLink(t, tp, name, ca, link, 0)
+	if linkErr != nil || !strings.Contains(calls, "Connect to prod?") {
+		t.Fatalf("confirmed link: %v\n%s\n%s", linkErr, linkOut, calls)
+	}
+	if _, err := waitState(client, "prod", localapi.StateConnected, 30*time.Second); err != nil {
+		t.Fatalf("after the confirmed link: %v", err)
+	}
+	if body, err := tp.Curl(ctx, "http://prometheus/metrics", 10*time.Second); err != nil || !strings.Contains(body, "gwe_cluster_info") {
+		t.Fatalf("curl after the link: %v\n%s", err, body)
+	}
+	if out, err := as(name, "down").CombinedOutput(); err != nil {
+		t.Errorf("ghostwire down: %v\n%s", err, out)
+	}
+
+	// 7. Stop as systemd does (SIGTERM, within TimeoutStopSec), remove the person, purge.
 	stop, _ := time.ParseDuration(unit["TimeoutStopSec"])
 	daemon.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(stop); err != nil {
 		t.Errorf("the daemon did not stop cleanly within %s: %v", stop, err)
 	}
-	exec.Command("userdel", name).Run()
+	removeUser(t, name)
+	os.RemoveAll(presetDir) // the administrator's file, not the package's
 	dpkg(t, "-P", "ghostwire")
 	purged = true
 	var left []string
@@ -516,4 +558,103 @@ func capMask(t *testing.T, names string) uint64 {
 		m |= 1 << bit
 	}
 	return m
+}
+
+const presetDir = "/etc/ghostwire"
+
+// writePreset writes /etc/ghostwire/preset.json as an administrator would;
+// the test refuses to overwrite one that was there before.
+func writePreset(t *testing.T, text string) {
+	t.Helper()
+	if _, err := os.Stat(presetDir); err == nil {
+		t.Fatalf("%s exists already on this machine: this test writes its own preset there; move it away first", presetDir)
+	}
+	if err := os.MkdirAll(presetDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(presetDir) })
+	if err := os.WriteFile(filepath.Join(presetDir, "preset.json"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openLink runs the installed link handler's Exec line for link as user,
+// the way the desktop does (no terminal, a session bus, a display), with a
+// stand-in zenity that records its arguments and answers with exit code
+// answer. SSL_CERT_FILE lets the handler trust the test CA when it reads the
+// server's name.
+func openLink(t *testing.T, tp *topo.Topology, user, ca, link string, answer int) (out string, err error, calls string) {
+	t.Helper()
+	dir, derr := os.MkdirTemp("", "gwpkg-zenity-")
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o777)
+	log := filepath.Join(dir, "calls")
+	script := "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >> " + log + "\n" +
+		"case \"$1\" in --question) exit " + strconv.Itoa(answer) + ";; esac\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(dir, "zenity"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entry, rerr := os.ReadFile(LinkHandlerPath)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	var execLine string
+	for _, l := range strings.Split(string(entry), "\n") {
+		if v, ok := strings.CutPrefix(l, "Exec="); ok {
+			execLine = v
+		}
+	}
+	argv := strings.Fields(strings.Replace(execLine, "%u", "LINK", 1))
+	for i, a := range argv {
+		if a == "LINK" {
+			argv[i] = link
+		}
+	}
+	full := append([]string{"--reuid", user, "--regid", user, "--init-groups", "--",
+		"env", "PATH=" + dir + ":/usr/bin:/bin", "DISPLAY=:97", "SSL_CERT_FILE=" + ca, "HOME=" + dir,
+		"dbus-run-session", "--"}, argv...)
+	cmd := tp.Laptop.Command(context.Background(), "setpriv", full...)
+	b, err := cmd.CombinedOutput()
+	c, _ := os.ReadFile(log)
+	return string(b), err, string(c)
+}
+
+func waitState(c *localapi.Client, profile string, want localapi.State, within time.Duration) (localapi.Profile, error) {
+	deadline := time.Now().Add(within)
+	var last localapi.Profile
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := c.Status(ctx)
+		cancel()
+		if err == nil {
+			if p, ok := st.Profile(profile); ok {
+				last = p
+				if p.State == want {
+					return p, nil
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return last, fmt.Errorf("profile %s is %s (%s), not %s, after %s", profile, last.State, last.Reason, want, within)
+}
+
+// removeUser deletes the test's user, waiting for its last processes (the
+// menu-bar app a link started ends with its private session bus).
+func removeUser(t *testing.T, name string) {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		return
+	}
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if out, err = exec.Command("userdel", name).CombinedOutput(); err == nil {
+			return
+		}
+	}
+	t.Errorf("userdel %s: %v\n%s", name, err, out)
 }
