@@ -17,6 +17,7 @@ import (
 
 	"github.com/ghostwire/ghostwire/app/addcluster"
 	"github.com/ghostwire/ghostwire/app/tray/desktop"
+	"github.com/ghostwire/ghostwire/app/tray/notify"
 )
 
 // `ghostwire open-link ghostwire://connect?server=https://…` is what the
@@ -86,7 +87,12 @@ func (a *App) openLink(ctx context.Context, raw string, timeout time.Duration) e
 	fail := func(err error) error {
 		if gui {
 			dctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-			_ = desk.ShowInfo(dctx, "Ghostwire: link not used", err.Error())
+			if desk.ShowInfo(dctx, "Ghostwire: link not used", err.Error()) != nil {
+				// No dialog program: a desktop notification at least.
+				s := notify.NewSender()
+				_ = s.Send(dctx, notify.Notification{Key: "link", Title: "Ghostwire: link not used", Body: err.Error()})
+				s.Close()
+			}
 			cancel()
 		}
 		return err

@@ -124,6 +124,7 @@ const vpnLink = "ghostwire://connect?server=https://vpn.example.com"
 
 // Clicking a link never connects before the person said yes.
 func TestOpenLinkAsksFirst(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "no-bus")) // refusals notify quietly
 	d, sock := serveLinkDaemon(t)
 	no := &linkRun{dialogs: newFakeDialogs(t, 1)}
 	out, code := no.run(t, sock, vpnLink)
