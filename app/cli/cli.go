@@ -116,6 +116,7 @@ type App struct {
 	socket string
 	out    io.Writer
 	errOut io.Writer
+	link   linkHooks // tests replace the outside world of open-link
 }
 
 func (a *App) client() *localapi.Client { return localapi.NewClient(a.socket) }
@@ -144,7 +145,7 @@ func (a *App) NewRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.extendCmd(), a.profileCmd(), a.daemonCmd(), a.trayCmd())
+	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.extendCmd(), a.profileCmd(), a.daemonCmd(), a.trayCmd(), a.openLinkCmd())
 	return root
 }
 

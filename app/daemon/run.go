@@ -12,6 +12,7 @@ import (
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/osevents"
+	"github.com/ghostwire/ghostwire/app/preset"
 	"github.com/ghostwire/ghostwire/tunnel"
 )
 
@@ -74,6 +75,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	applySystemPreset(d, preset.SystemSources(), log)
 	l, err := Listen(o.Socket, 0)
 	if err != nil {
 		return err
