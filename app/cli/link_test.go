@@ -40,6 +40,7 @@ func (d *linkDaemon) Down(context.Context, localapi.ProfileRequest) error   { re
 func (d *linkDaemon) Login(context.Context, localapi.ProfileRequest) error  { return nil }
 func (d *linkDaemon) Logout(context.Context, localapi.ProfileRequest) error { return nil }
 func (d *linkDaemon) Extend(context.Context, localapi.ProfileRequest) error { return nil }
+func (d *linkDaemon) Remove(context.Context, localapi.ProfileRequest) error { return nil }
 
 func (d *linkDaemon) upCalls() []localapi.UpRequest {
 	d.mu.Lock()
