@@ -13,7 +13,6 @@ import (
 
 func createTUN(name string, mtu int) (tun.Device, error) { return tun.CreateTUN(name, mtu) }
 
-
 func linkIndexByName(name string) (int, error) {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
