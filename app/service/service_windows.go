@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
@@ -135,7 +136,7 @@ func (h *handler) Execute(_ []string, in <-chan svc.ChangeRequest, out chan<- sv
 
 func runService(fn Runner) error {
 	h := &handler{body: fn}
-	if err := ensureRecovery(Name); err != nil {
+	if err := ensureRegistration(Name); err != nil {
 		slog.Warn("the service will not be restarted after a failure", "err", err)
 	}
 	if err := svc.Run(Name, h); err != nil {
@@ -146,6 +147,9 @@ func runService(fn Runner) error {
 
 // LogDir holds the daemon's log when it runs as a service.
 var LogDir = filepath.Join(os.Getenv("ProgramData"), "ghostwire", "logs")
+
+// LogDirs are the folders holding the daemon's logs (`ghostwire daemon purge`).
+func LogDirs() []string { return []string{LogDir} }
 
 const maxLogBytes = 8 << 20
 
@@ -326,13 +330,15 @@ func setRecovery(s *mgr.Service, name string) error {
 	return nil
 }
 
-// ensureRecovery gives the running service its recovery actions. The MSI
-// registers the service with ServiceInstall, which has no recovery
-// settings (wixl knows no ServiceConfig/util:ServiceConfig), so the
-// service sets them itself at every start: a registration from any
-// installer, or one an administrator changed, gets the values of
-// windows_values.go back.
-func ensureRecovery(name string) error {
+// ensureRegistration completes the running service's registration. The
+// MSI registers it with ServiceInstall, which has no recovery settings
+// (wixl knows no ServiceConfig/util:ServiceConfig), so the service sets
+// them itself at every start: a registration from any installer, or one
+// an administrator changed, gets the values of windows_values.go back. It
+// also quotes a program path with spaces that an installer left unquoted
+// (Wine's msiexec does), which Windows would otherwise try as
+// C:\Program.exe first.
+func ensureRegistration(name string) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return err
@@ -343,7 +349,38 @@ func ensureRecovery(name string) error {
 		return err
 	}
 	defer s.Close()
+	if err := quoteImagePath(s, name); err != nil {
+		slog.Warn("the service's program path has spaces and no quotes, and could not be fixed", "err", err)
+	}
 	return setRecovery(s, name)
+}
+
+// quoteImagePath rewrites an unquoted command line whose program path
+// (this program) has spaces: "C:\Program Files\Ghostwire\ghostwire.exe" daemon.
+func quoteImagePath(s *mgr.Service, name string) error {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\`+name, registry.QUERY_VALUE)
+	if err != nil {
+		return err
+	}
+	cmdline, _, err := k.GetStringValue("ImagePath")
+	k.Close()
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fixed, ok := quotedCommandLine(cmdline, exe)
+	if !ok {
+		return nil
+	}
+	p, err := windows.UTF16PtrFromString(fixed)
+	if err != nil {
+		return err
+	}
+	return windows.ChangeServiceConfig(s.Handle, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE,
+		p, nil, nil, nil, nil, nil, nil)
 }
 
 // updateConfig brings an existing registration to cfg. mgr's UpdateConfig
