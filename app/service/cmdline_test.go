@@ -11,9 +11,9 @@ func TestQuotedCommandLine(t *testing.T) {
 		{exe + " daemon", exe, `"` + exe + `" daemon`, true},
 		{`c:\program files\ghostwire\GHOSTWIRE.EXE daemon`, exe, `"` + exe + `" daemon`, true}, // paths compare without case
 		{exe, exe, `"` + exe + `"`, true},
-		{`"` + exe + `" daemon`, exe, "", false},                       // already quoted
+		{`"` + exe + `" daemon`, exe, "", false},                         // already quoted
 		{`C:\gw\ghostwire.exe daemon`, `C:\gw\ghostwire.exe`, "", false}, // no space: nothing to fix
-		{`C:\Program Files\Other\x.exe daemon`, exe, "", false},        // not us
+		{`C:\Program Files\Other\x.exe daemon`, exe, "", false},          // not us
 		{exe + "x daemon", exe, "", false},
 	} {
 		got, ok := quotedCommandLine(c.in, c.exe)
