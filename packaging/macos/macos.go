@@ -33,7 +33,7 @@ const (
 	// AppPath is where the installer puts the bundle.
 	AppPath = "/Applications/" + AppName + ".app"
 	// TrayAgentPath starts the menu-bar app at every user's login.
-	TrayAgentPath = "/Library/LaunchAgents/com.ghostwire.tray.plist"
+	TrayAgentPath = autostart.SystemLaunchAgentPath
 )
 
 // infoPlist is the bundle's Info.plist.
@@ -174,7 +174,7 @@ func PkgRoot(root string, o BundleOptions) error {
 	if err := writeFile(filepath.Join(root, service.LaunchDaemonPath), daemon, 0o644); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(root, TrayAgentPath), []byte(autostart.LaunchAgentPlist(exe)), 0o644)
+	return writeFile(filepath.Join(root, TrayAgentPath), []byte(autostart.SystemLaunchAgentPlist(exe)), 0o644)
 }
 
 func writeFile(path string, b []byte, mode os.FileMode) error {

@@ -125,7 +125,7 @@ func TestPkgRoot(t *testing.T) {
 	if _, err := plist.Unmarshal(b, &agent); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := agent["ProgramArguments"].([]any); len(a) != 2 || a[1] != "tray" {
+	if a, _ := agent["ProgramArguments"].([]any); len(a) != 3 || a[1] != "tray" || a[2] != "--at-login" {
 		t.Errorf("the tray agent runs %v", agent["ProgramArguments"])
 	}
 }
