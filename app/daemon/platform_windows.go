@@ -14,11 +14,12 @@ import (
 
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/localapi/winpipe"
+	"github.com/ghostwire/ghostwire/app/service"
 )
 
 // DefaultStateDir holds profiles.json and the tunnel journals; the daemon
 // makes it readable and writable by SYSTEM and Administrators only.
-var DefaultStateDir = filepath.Join(os.Getenv("ProgramData"), "ghostwire")
+var DefaultStateDir = filepath.Join(service.ProgramData(), "ghostwire")
 
 // GroupName is the local group whose members may use the daemon besides
 // the administrators (winauth.go).

@@ -145,8 +145,19 @@ func runService(fn Runner) error {
 	return h.err
 }
 
+// ProgramData is the machine's ProgramData folder (C:\ProgramData), from
+// the known-folder API: the environment variable can differ between a
+// service and an installer's custom action (it does under Wine), and the
+// daemon and `daemon purge` must agree on where the state is.
+func ProgramData() string {
+	if p, err := windows.KnownFolderPath(windows.FOLDERID_ProgramData, 0); err == nil && p != "" {
+		return p
+	}
+	return os.Getenv("ProgramData")
+}
+
 // LogDir holds the daemon's log when it runs as a service.
-var LogDir = filepath.Join(os.Getenv("ProgramData"), "ghostwire", "logs")
+var LogDir = filepath.Join(ProgramData(), "ghostwire", "logs")
 
 // LogDirs are the folders holding the daemon's logs (`ghostwire daemon purge`).
 func LogDirs() []string { return []string{LogDir} }
@@ -379,8 +390,21 @@ func quoteImagePath(s *mgr.Service, name string) error {
 	if err != nil {
 		return err
 	}
+	// The dependencies are given again: Wine clears them when they are
+	// left out (Windows would keep them), and they are ours anyway.
+	deps := dependencyList(WindowsDependencies)
 	return windows.ChangeServiceConfig(s.Handle, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE,
-		p, nil, nil, nil, nil, nil, nil)
+		p, nil, nil, &deps[0], nil, nil, nil)
+}
+
+// dependencyList is names as CreateService and ChangeServiceConfig take
+// them: each NUL-terminated, the list ending with one more NUL.
+func dependencyList(names []string) []uint16 {
+	deps := make([]uint16, 0, 64)
+	for _, d := range names {
+		deps = append(deps, windows.StringToUTF16(d)...)
+	}
+	return append(deps, 0)
 }
 
 // updateConfig brings an existing registration to cfg. mgr's UpdateConfig
@@ -388,11 +412,7 @@ func quoteImagePath(s *mgr.Service, name string) error {
 // two calls are all a registration of ours needs.
 func updateConfig(s *mgr.Service, binPath string, cfg mgr.Config) error {
 	p := func(v string) *uint16 { u, _ := windows.UTF16PtrFromString(v); return u }
-	deps := make([]uint16, 0, 64)
-	for _, d := range cfg.Dependencies {
-		deps = append(deps, windows.StringToUTF16(d)...)
-	}
-	deps = append(deps, 0)
+	deps := dependencyList(cfg.Dependencies)
 	err := windows.ChangeServiceConfig(s.Handle, cfg.ServiceType, cfg.StartType, cfg.ErrorControl, p(binPath), nil, nil,
 		&deps[0], p(cfg.ServiceStartName), nil, p(cfg.DisplayName))
 	if err != nil {

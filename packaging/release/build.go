@@ -142,7 +142,7 @@ func cleanDist(dist string) error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		ours := n == ManifestFile || n == SumsFile || n == TestBuildFile || strings.HasSuffix(n, SBOMSuffix)
+		ours := n == ManifestFile || n == SumsFile || n == TestBuildFile || n == TestSigningCAFile || strings.HasSuffix(n, SBOMSuffix)
 		for _, ext := range []string{".deb", ".rpm", ".msi", ".pkg"} {
 			ours = ours || strings.HasSuffix(n, ext)
 		}
