@@ -123,11 +123,41 @@ func (a *App) purge(ctx context.Context, stateDir string) error {
 		errs = append(errs, fmt.Errorf("some changes of an earlier daemon could not be undone: %w", err))
 	}
 	for _, dir := range append([]string{stateDir}, service.LogDirs()...) {
-		if err := os.RemoveAll(dir); err != nil {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			continue // none, or inside the state directory (Windows)
+		}
+		if err := removeTree(dir); err != nil {
 			errs = append(errs, fmt.Errorf("cannot remove %s: %w", dir, err))
 			continue
 		}
 		fmt.Fprintf(a.out, "removed %s\n", dir)
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree removes dir and everything in it, deepest first, one
+// os.Remove each: os.RemoveAll's Windows implementation needs POSIX delete
+// semantics that Wine lacks ("Invalid function"), and this works on both.
+func removeTree(dir string) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := os.Remove(paths[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
