@@ -164,3 +164,12 @@ func copyFile(from, to string) error {
 	}
 	return os.WriteFile(to, b, 0o644)
 }
+
+// Unavailable: without wixl, msitools and osslsigncode (a Mac, a machine
+// without `make deps`) the MSI is listed as not built, with what to install.
+func (Builder) Unavailable() string {
+	if err := CheckTools(); err != nil {
+		return err.Error()
+	}
+	return ""
+}

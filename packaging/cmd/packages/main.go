@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/ghostwire/ghostwire/packaging/linux"
+	"github.com/ghostwire/ghostwire/packaging/macos"
 	"github.com/ghostwire/ghostwire/packaging/release"
 	"github.com/ghostwire/ghostwire/packaging/windows"
 )
@@ -29,6 +30,7 @@ func builders(wintunZip string) map[string]release.Builder {
 	return map[string]release.Builder{
 		"linux":   linux.Builder{},
 		"windows": windows.Builder{WintunZip: wintunZip},
+		"macos":   macos.Builder{},
 	}
 }
 
