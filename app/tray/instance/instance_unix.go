@@ -7,6 +7,7 @@ package instance
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -14,9 +15,17 @@ import (
 )
 
 // lockPath is a per-user file the running menu-bar app holds an flock on:
-// the kernel drops the lock when the process ends, however it ends.
+// the kernel drops the lock when the process ends, however it ends. It is
+// in the user's cache folder (~/Library/Caches/ghostwire), never a folder
+// every user shares, where another user's file would be in the way.
 func lockPath() string {
-	return filepath.Join(os.TempDir(), "com.ghostwire.Tray.lock") // $TMPDIR is per user on macOS
+	if dir, err := os.UserCacheDir(); err == nil {
+		d := filepath.Join(dir, "ghostwire")
+		if err := os.MkdirAll(d, 0o700); err == nil {
+			return filepath.Join(d, "tray.lock")
+		}
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("com.ghostwire.Tray.%d.lock", os.Getuid()))
 }
 
 // Acquire marks the menu-bar app as running for this user until release is
