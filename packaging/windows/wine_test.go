@@ -251,7 +251,7 @@ func TestSystemMSIUnderWine(t *testing.T) {
 	// The service started (Wine runs the Go service), applied the preset
 	// and answers over its pipe; it quoted its own program path and set its
 	// recovery actions at start.
-	if !eventually(30*time.Second, func() bool { return strings.Contains(status(), "prod: disconnected") }) {
+	if !eventually(90*time.Second, func() bool { return strings.Contains(status(), "prod: disconnected") }) {
 		t.Fatalf("ghostwire status after the install: %s", status())
 	}
 	if s := status(); !strings.Contains(s, "https://vpn.corp.example") {
@@ -283,7 +283,7 @@ func TestSystemMSIUnderWine(t *testing.T) {
 	if k := w.keysExist([]string{wineUninstallKey + oldCode, wineUninstallKey + newCode}); k[wineUninstallKey+oldCode] || !k[wineUninstallKey+newCode] {
 		t.Errorf("after the upgrade: old product registered %v, new %v", k[wineUninstallKey+oldCode], k[wineUninstallKey+newCode])
 	}
-	if !eventually(30*time.Second, func() bool { return strings.Contains(status(), "prod: disconnected") }) {
+	if !eventually(90*time.Second, func() bool { return strings.Contains(status(), "prod: disconnected") }) {
 		t.Errorf("ghostwire status after the upgrade: %s", status())
 	}
 	check("upgraded")
