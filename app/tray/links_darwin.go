@@ -4,9 +4,8 @@ package tray
 
 /*
 #cgo CFLAGS: -x objective-c
-#cgo LDFLAGS: -framework Foundation -framework CoreServices
-#import <Foundation/Foundation.h>
-#import <CoreServices/CoreServices.h>
+#cgo LDFLAGS: -framework Cocoa
+#import <Cocoa/Cocoa.h>
 
 // ghostwireOpenURL is Go's (links_export_darwin.go).
 extern void ghostwireOpenURL(char *url);
