@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/app/tray/autostart"
 )
 
 // Exit codes, documented in `ghostwire --help` and the README.
@@ -150,12 +151,23 @@ func (a *App) NewRoot() *cobra.Command {
 }
 
 func (a *App) trayCmd() *cobra.Command {
-	return &cobra.Command{
+	var atLogin bool
+	cmd := &cobra.Command{
 		Use:   "tray",
 		Short: "Start the menu-bar app (it talks to the daemon)",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return a.runTray(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if atLogin && autostart.SkipAtLogin() {
+				return nil // this person turned Start at login off in the menu
+			}
+			return a.runTray(cmd.Context())
+		},
 	}
+	// The installers' machine-wide login entries (HKLM Run, /Library/LaunchAgents) pass it.
+	cmd.Flags().BoolVar(&atLogin, strings.TrimPrefix(autostart.AtLoginFlag, "--"), false,
+		"started at login for everyone by the installer: exit at once if you turned Start at login off")
+	_ = cmd.Flags().MarkHidden(strings.TrimPrefix(autostart.AtLoginFlag, "--"))
+	return cmd
 }
 
 func (a *App) runTray(ctx context.Context) error {

@@ -220,4 +220,10 @@ func TestTrayMissingIsClear(t *testing.T) {
 	if code != ExitUnsupported || !strings.Contains(out, "not part of this build") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
+	// The installers' login entries pass --at-login; nobody opted out here,
+	// so the tray starts (and says what is missing in this build).
+	out, code = runCLI(t, "/nonexistent", "tray", "--at-login")
+	if code != ExitUnsupported {
+		t.Fatalf("tray --at-login: exit %d: %s", code, out)
+	}
 }

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +43,7 @@ func (a *App) daemonCmd() *cobra.Command {
 			return service.Run(cmd.Context(), func(ctx context.Context) error { return daemon.Run(ctx, o) })
 		},
 	}
-	cmd.AddCommand(a.daemonInstallCmd(), a.daemonUninstallCmd())
+	cmd.AddCommand(a.daemonInstallCmd(), a.daemonUninstallCmd(), a.daemonPurgeCmd())
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "where profile settings and the undo journal live (no secrets)")
 	cmd.Flags().StringVar(&o.InterfacePrefix, "interface-prefix", "gw", "tunnel interfaces are named <prefix>0, <prefix>1, ...")
 	cmd.Flags().StringVar(&dnsMode, "dns", "", "DNS mechanism: auto, resolved, stub, resolvconf, scutil (macOS), nrpt (Windows) or off\n(auto: on Linux resolved when it runs, else stub; scutil on macOS; nrpt on Windows)")
@@ -83,4 +86,78 @@ func (a *App) daemonUninstallCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (a *App) daemonPurgeCmd() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Remove everything the daemon keeps on this machine, after undoing what a crashed daemon left (administrator; run by the uninstallers)",
+		Long: "With the daemon stopped: undo every change its undo journal still lists (routes, DNS\n" +
+			"settings, NRPT rules), and the DNS rules marked as ghostwire's whose daemon is gone, then\n" +
+			"delete the state directory (profiles: no secret) and the daemon's logs. The Windows\n" +
+			"installer runs it when ghostwire is removed (not on upgrades); so does the macOS\n" +
+			"uninstall script. It refuses while a daemon answers.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.purge(cmd.Context(), stateDir)
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", daemon.DefaultStateDir, "the daemon's state directory")
+	return cmd
+}
+
+func (a *App) purge(ctx context.Context, stateDir string) error {
+	if !filepath.IsAbs(stateDir) {
+		return exitWith(ExitUsage, "the state directory must be an absolute path, not %q", stateDir)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err := a.client().Status(sctx)
+	cancel()
+	if err == nil {
+		return exitWith(ExitError, "the ghostwire daemon is running: stop its service first (Windows: `sc stop ghostwire`; macOS: `sudo launchctl bootout system/%s`; Linux: `sudo systemctl stop ghostwire`)", service.LaunchdLabel)
+	}
+	log := slog.New(slog.NewTextHandler(a.errOut, nil))
+	var errs []error
+	if err := tunnel.Recover(filepath.Join(stateDir, "journal"), log); err != nil {
+		errs = append(errs, fmt.Errorf("some changes of an earlier daemon could not be undone: %w", err))
+	}
+	for _, dir := range append([]string{stateDir}, service.LogDirs()...) {
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			continue // none, or inside the state directory (Windows)
+		}
+		if err := removeTree(dir); err != nil {
+			errs = append(errs, fmt.Errorf("cannot remove %s: %w", dir, err))
+			continue
+		}
+		fmt.Fprintf(a.out, "removed %s\n", dir)
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree removes dir and everything in it, deepest first, one
+// os.Remove each: os.RemoveAll's Windows implementation needs POSIX delete
+// semantics that Wine lacks ("Invalid function"), and this works on both.
+func removeTree(dir string) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
+		return nil
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := len(paths) - 1; i >= 0; i-- {
+		if err := os.Remove(paths[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -6,17 +6,20 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/localapi/winpipe"
+	"github.com/ghostwire/ghostwire/app/service"
 )
 
 // DefaultStateDir holds profiles.json and the tunnel journals; the daemon
 // makes it readable and writable by SYSTEM and Administrators only.
-var DefaultStateDir = filepath.Join(os.Getenv("ProgramData"), "ghostwire")
+var DefaultStateDir = filepath.Join(service.ProgramData(), "ghostwire")
 
 // GroupName is the local group whose members may use the daemon besides
 // the administrators (winauth.go).
@@ -85,7 +88,25 @@ func peerCred(c net.Conn) (Peer, error) {
 
 // AllowRootAndGroup lets SYSTEM, administrators, Network Configuration
 // Operators and members of the local ghostwire group in (winauth.go).
-func AllowRootAndGroup(p Peer) error { return allowWindowsCaller(p, localGroupSID(GroupName)) }
+func AllowRootAndGroup(p Peer) error {
+	return allowWindowsCaller(p, localGroupSID(GroupName), interactiveUsersAllowed())
+}
+
+// interactiveUsersAllowed reads the machine setting the MSI writes
+// (winauth.go): "1" (or DWORD 1) lets everyone logged on at the machine in.
+// It is read at each decision, so a change needs no restart.
+func interactiveUsersAllowed() bool {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, WindowsSettingsKey, registry.QUERY_VALUE|registry.WOW64_64KEY)
+	if err != nil {
+		return false
+	}
+	defer k.Close()
+	if s, _, err := k.GetStringValue(InteractiveUsersValue); err == nil {
+		return strings.TrimSpace(s) == "1"
+	}
+	n, _, err := k.GetIntegerValue(InteractiveUsersValue)
+	return err == nil && n == 1
+}
 
 // localGroupSID is the SID of a local group, "" when it does not exist.
 func localGroupSID(name string) string {

@@ -141,7 +141,7 @@ func TestWindowsLocalAPIRefusesStranger(t *testing.T) {
 	b := serveStub(t, name, func(p Peer) error {
 		// As if the caller were a plain user: only its own SID and Users.
 		p.Groups = []string{"S-1-1-0", "S-1-5-32-545"}
-		return allowWindowsCaller(p, "S-1-5-21-1-2-3-1009")
+		return allowWindowsCaller(p, "S-1-5-21-1-2-3-1009", false)
 	})
 	c := localapi.NewClient(name)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -19,21 +19,27 @@ func TestAllowWindowsCaller(t *testing.T) {
 		group string
 		ok    bool
 		says  string
+		inter bool // the MSI's InteractiveUsers setting
 	}{
-		{"SYSTEM", Peer{SID: sidLocalSystem}, group, true, ""},
-		{"elevated administrator", user(sidAdministrators), group, true, ""},
+		{"SYSTEM", Peer{SID: sidLocalSystem}, group, true, "", false},
+		{"elevated administrator", user(sidAdministrators), group, true, "", false},
 		// Not elevated, Administrators is a deny-only group, which the
 		// identification leaves out of Groups.
-		{"administrator, not elevated", user(), group, false, "elevated"},
-		{"Network Configuration Operators", user(sidNetworkConfigOperators), group, true, ""},
-		{"member of the ghostwire group", user(group), group, true, ""},
-		{"interactive user, not a member", user(), group, false, `net localgroup ghostwire "LAPTOP\ana" /add`},
-		{"no ghostwire group yet", user(), "", false, "ghostwire daemon install"},
-		{"a group SID of another machine", user("S-1-5-21-9-9-9-1009"), group, false, "ghostwire"},
-		{"unidentified", Peer{UID: -1}, group, false, "identified"},
-		{"unnamed SID", Peer{SID: "S-1-5-21-1-2-3-1002"}, group, false, "S-1-5-21-1-2-3-1002"},
+		{"administrator, not elevated", user(), group, false, "elevated", false},
+		{"Network Configuration Operators", user(sidNetworkConfigOperators), group, true, "", false},
+		{"member of the ghostwire group", user(group), group, true, "", false},
+		{"interactive user, not a member", user(), group, false, `net localgroup ghostwire "LAPTOP\ana" /add`, false},
+		{"no ghostwire group yet", user(), "", false, "ghostwire daemon install", false},
+		{"a group SID of another machine", user("S-1-5-21-9-9-9-1009"), group, false, "ghostwire", false},
+		{"unidentified", Peer{UID: -1}, group, false, "identified", false},
+		{"unnamed SID", Peer{SID: "S-1-5-21-1-2-3-1002"}, group, false, "S-1-5-21-1-2-3-1002", false},
+		// Installed by the MSI (InteractiveUsers=1): the person logged on
+		// at the machine, with or without a ghostwire group.
+		{"interactive user, MSI setting on", user(), group, true, "", true},
+		{"interactive user, MSI setting on, no group", user(), "", true, "", true},
+		{"network logon, MSI setting on", Peer{SID: "S-1-5-21-1-2-3-1001", Groups: []string{"S-1-1-0", "S-1-5-2", "S-1-5-11"}}, group, false, "net localgroup", true},
 	} {
-		err := allowWindowsCaller(tc.p, tc.group)
+		err := allowWindowsCaller(tc.p, tc.group, tc.inter)
 		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), tc.says)) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

@@ -175,3 +175,6 @@ func run(name string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }
+
+// LogDirs are the folders holding the daemon's logs (`ghostwire daemon purge`).
+func LogDirs() []string { return []string{MacLogDir} }

@@ -219,3 +219,7 @@ func groupExists(root, name string) bool {
 	}
 	return false
 }
+
+// LogDirs are the folders holding the daemon's logs: none on Linux, where
+// the journal keeps them.
+func LogDirs() []string { return nil }

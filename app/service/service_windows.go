@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
@@ -23,12 +24,51 @@ import (
 // Run runs fn as the Windows service when the service manager started this
 // process, and otherwise until Ctrl-C (or ctx's end).
 func Run(ctx context.Context, fn Runner) error {
-	if ok, err := svc.IsWindowsService(); err == nil && ok {
-		return runService(fn)
+	if startedByServiceManager() {
+		err := runService(fn)
+		if !errors.Is(err, windows.ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
+			return err
+		}
+		// services.exe started us, but not as a service: run in the console.
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return fn(ctx)
+}
+
+// startedByServiceManager: svc.IsWindowsService (the parent is services.exe
+// in session 0), or the parent is services.exe in another session, which
+// is where Wine runs it. The service dispatcher has the last word: outside
+// a service it fails with ERROR_FAILED_SERVICE_CONTROLLER_CONNECT at once,
+// and Run falls back to the console.
+func startedByServiceManager() bool {
+	if ok, err := svc.IsWindowsService(); err == nil && ok {
+		return true
+	}
+	name, err := parentImageName()
+	return err == nil && strings.EqualFold(name, "services.exe")
+}
+
+// parentImageName is the executable name of the process that started this one.
+func parentImageName() (string, error) {
+	var cur windows.PROCESS_BASIC_INFORMATION
+	size := uint32(unsafe.Sizeof(cur))
+	if err := windows.NtQueryInformationProcess(windows.CurrentProcess(), windows.ProcessBasicInformation, unsafe.Pointer(&cur), size, &size); err != nil {
+		return "", err
+	}
+	parent := uint32(cur.InheritedFromUniqueProcessId)
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		return "", err
+	}
+	defer windows.CloseHandle(snap)
+	e := windows.ProcessEntry32{Size: uint32(unsafe.Sizeof(windows.ProcessEntry32{}))}
+	for err = windows.Process32First(snap, &e); err == nil; err = windows.Process32Next(snap, &e) {
+		if e.ProcessID == parent {
+			return windows.UTF16ToString(e.ExeFile[:]), nil
+		}
+	}
+	return "", fmt.Errorf("the parent process %d is gone", parent)
 }
 
 // handler adapts svc's requests and statuses to the portable machine.
@@ -96,20 +136,37 @@ func (h *handler) Execute(_ []string, in <-chan svc.ChangeRequest, out chan<- sv
 
 func runService(fn Runner) error {
 	h := &handler{body: fn}
+	if err := ensureRegistration(Name); err != nil {
+		slog.Warn("the service will not be restarted after a failure", "err", err)
+	}
 	if err := svc.Run(Name, h); err != nil {
 		return fmt.Errorf("cannot run as the %q service: %w", Name, err)
 	}
 	return h.err
 }
 
+// ProgramData is the machine's ProgramData folder (C:\ProgramData), from
+// the known-folder API: the environment variable can differ between a
+// service and an installer's custom action (it does under Wine), and the
+// daemon and `daemon purge` must agree on where the state is.
+func ProgramData() string {
+	if p, err := windows.KnownFolderPath(windows.FOLDERID_ProgramData, 0); err == nil && p != "" {
+		return p
+	}
+	return os.Getenv("ProgramData")
+}
+
 // LogDir holds the daemon's log when it runs as a service.
-var LogDir = filepath.Join(os.Getenv("ProgramData"), "ghostwire", "logs")
+var LogDir = filepath.Join(ProgramData(), "ghostwire", "logs")
+
+// LogDirs are the folders holding the daemon's logs (`ghostwire daemon purge`).
+func LogDirs() []string { return []string{LogDir} }
 
 const maxLogBytes = 8 << 20
 
 func init() {
 	logOutput = func(w io.Writer) io.Writer {
-		if ok, err := svc.IsWindowsService(); err != nil || !ok {
+		if !startedByServiceManager() {
 			return w
 		}
 		return openServiceLog()
@@ -258,23 +315,96 @@ func register(m *mgr.Mgr, name string, spec Spec) (*mgr.Service, error) {
 			return nil, fmt.Errorf("cannot create the %q service: %w", name, err)
 		}
 	}
+	if err := setRecovery(s, name); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setRecovery sets the recovery actions of windows_values.go on s.
+func setRecovery(s *mgr.Service, name string) error {
 	actions := make([]mgr.RecoveryAction, len(WindowsRestartDelays))
 	for i, d := range WindowsRestartDelays {
 		actions[i] = mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: d}
 	}
 	if err := s.SetRecoveryActions(actions, uint32(WindowsRecoveryReset/time.Second)); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("cannot set the %q service to restart after a failure: %w", name, err)
+		return fmt.Errorf("cannot set the %q service to restart after a failure: %w", name, err)
 	}
 	// Also when the daemon exits with an error rather than crashing. Wine
 	// lacks this setting (ERROR_INVALID_LEVEL): crashes still restart.
 	if err := s.SetRecoveryActionsOnNonCrashFailures(true); errors.Is(err, windows.ERROR_INVALID_LEVEL) {
 		slog.Warn("this system cannot restart the service after an error exit, only after a crash", "err", err)
 	} else if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("cannot set the %q service to restart after a failure: %w", name, err)
+		return fmt.Errorf("cannot set the %q service to restart after a failure: %w", name, err)
 	}
-	return s, nil
+	return nil
+}
+
+// ensureRegistration completes the running service's registration. The
+// MSI registers it with ServiceInstall, which has no recovery settings
+// (wixl knows no ServiceConfig/util:ServiceConfig), so the service sets
+// them itself at every start: a registration from any installer, or one
+// an administrator changed, gets the values of windows_values.go back. It
+// also quotes a program path with spaces that an installer left unquoted
+// (Wine's msiexec does), which Windows would otherwise try as
+// C:\Program.exe first.
+func ensureRegistration(name string) error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return err
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(name)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := quoteImagePath(s, name); err != nil {
+		slog.Warn("the service's program path has spaces and no quotes, and could not be fixed", "err", err)
+	}
+	return setRecovery(s, name)
+}
+
+// quoteImagePath rewrites an unquoted command line whose program path
+// (this program) has spaces: "C:\Program Files\Ghostwire\ghostwire.exe" daemon.
+func quoteImagePath(s *mgr.Service, name string) error {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Services\`+name, registry.QUERY_VALUE)
+	if err != nil {
+		return err
+	}
+	cmdline, _, err := k.GetStringValue("ImagePath")
+	k.Close()
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fixed, ok := quotedCommandLine(cmdline, exe)
+	if !ok {
+		return nil
+	}
+	p, err := windows.UTF16PtrFromString(fixed)
+	if err != nil {
+		return err
+	}
+	// The dependencies are given again: Wine clears them when they are
+	// left out (Windows would keep them), and they are ours anyway.
+	deps := dependencyList(WindowsDependencies)
+	return windows.ChangeServiceConfig(s.Handle, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE, windows.SERVICE_NO_CHANGE,
+		p, nil, nil, &deps[0], nil, nil, nil)
+}
+
+// dependencyList is names as CreateService and ChangeServiceConfig take
+// them: each NUL-terminated, the list ending with one more NUL.
+func dependencyList(names []string) []uint16 {
+	deps := make([]uint16, 0, 64)
+	for _, d := range names {
+		deps = append(deps, windows.StringToUTF16(d)...)
+	}
+	return append(deps, 0)
 }
 
 // updateConfig brings an existing registration to cfg. mgr's UpdateConfig
@@ -282,11 +412,7 @@ func register(m *mgr.Mgr, name string, spec Spec) (*mgr.Service, error) {
 // two calls are all a registration of ours needs.
 func updateConfig(s *mgr.Service, binPath string, cfg mgr.Config) error {
 	p := func(v string) *uint16 { u, _ := windows.UTF16PtrFromString(v); return u }
-	deps := make([]uint16, 0, 64)
-	for _, d := range cfg.Dependencies {
-		deps = append(deps, windows.StringToUTF16(d)...)
-	}
-	deps = append(deps, 0)
+	deps := dependencyList(cfg.Dependencies)
 	err := windows.ChangeServiceConfig(s.Handle, cfg.ServiceType, cfg.StartType, cfg.ErrorControl, p(binPath), nil, nil,
 		&deps[0], p(cfg.ServiceStartName), nil, p(cfg.DisplayName))
 	if err != nil {

@@ -47,6 +47,7 @@ func Run(ctx context.Context, opts Options) error {
 		systray.Quit()
 	}()
 	log.Info("tray starting", "socket", opts.SocketPath, "version", opts.Version, "os", runtime.GOOS)
+	registerLinkHandler(log)
 	systray.Run(onReady, cancel)
 	cancel()
 	select {

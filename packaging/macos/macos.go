@@ -1,13 +1,18 @@
-// Package macos lays out what ghostwire installs on a Mac: the menu-bar app
-// bundle (Ghostwire.app with its Info.plist and icon), and the payload root
-// of the installer package with the LaunchDaemon and the all-users
-// LaunchAgent. It is plain file layout, portable and tested on Linux; the
-// macOS job of .github/workflows/desktop.yml builds the cgo tray into the
-// bundle, and the installer (pkgbuild/productbuild, signing, notarization)
-// builds on PkgRoot.
+// Package macos builds what ghostwire installs on a Mac: the menu-bar app
+// bundle (Ghostwire.app with its Info.plist, icon, ghostwire:// URL scheme
+// and uninstall script), the payload root of the installer package with the
+// LaunchDaemon and the all-users LaunchAgent, the installer's scripts, its
+// Distribution and component property lists, and an example configuration
+// profile that presets the cluster. All of that is plain file layout,
+// portable and tested on Linux. The Builder (pkg.go) then runs Apple's
+// tools, which exist only on macOS: the cgo menu-bar app for both
+// architectures and lipo, codesign with the hardened runtime, pkgbuild,
+// productbuild, notarytool and stapler (the macos job of
+// .github/workflows/desktop.yml).
 package macos
 
 import (
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -21,8 +26,9 @@ import (
 )
 
 const (
-	// BundleID identifies the menu-bar app.
-	BundleID = "com.ghostwire.Ghostwire"
+	// BundleID identifies the menu-bar app (and names the managed
+	// preferences' domain, app/preset).
+	BundleID = autostart.BundleID
 	// AppName is the bundle's folder name without .app, as Finder shows it.
 	AppName = "Ghostwire"
 	// Executable is the program inside Contents/MacOS: the one ghostwire
@@ -33,7 +39,7 @@ const (
 	// AppPath is where the installer puts the bundle.
 	AppPath = "/Applications/" + AppName + ".app"
 	// TrayAgentPath starts the menu-bar app at every user's login.
-	TrayAgentPath = "/Library/LaunchAgents/com.ghostwire.tray.plist"
+	TrayAgentPath = autostart.SystemLaunchAgentPath
 )
 
 // infoPlist is the bundle's Info.plist.
@@ -54,6 +60,16 @@ type infoPlist struct {
 	LSUIElement              bool   `plist:"LSUIElement"`
 	NSHighResolutionCapable  bool   `plist:"NSHighResolutionCapable"`
 	NSHumanReadableCopyright string `plist:"NSHumanReadableCopyright"`
+	// CFBundleURLTypes registers the ghostwire:// scheme with
+	// LaunchServices: a clicked link reaches the app as an Apple event
+	// (app/tray/links_darwin.go), which hands it to `ghostwire open-link`.
+	CFBundleURLTypes []urlType `plist:"CFBundleURLTypes"`
+}
+
+type urlType struct {
+	CFBundleURLName    string   `plist:"CFBundleURLName"`
+	CFBundleURLSchemes []string `plist:"CFBundleURLSchemes"`
+	CFBundleTypeRole   string   `plist:"CFBundleTypeRole"`
 }
 
 var versionRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+){0,2}$`)
@@ -90,6 +106,11 @@ func InfoPlist(version string) ([]byte, error) {
 		LSUIElement:                   true,
 		NSHighResolutionCapable:       true,
 		NSHumanReadableCopyright:      "ghostwire: passwordless WireGuard into your cluster",
+		CFBundleURLTypes: []urlType{{
+			CFBundleURLName:    BundleID + ".link",
+			CFBundleURLSchemes: []string{autostart.LinkScheme},
+			CFBundleTypeRole:   "Viewer",
+		}},
 	}, plist.XMLFormat, "\t")
 	if err != nil {
 		return nil, err
@@ -113,6 +134,7 @@ type BundleOptions struct {
 //	Ghostwire.app/Contents/PkgInfo
 //	Ghostwire.app/Contents/MacOS/ghostwire
 //	Ghostwire.app/Contents/Resources/Ghostwire.icns
+//	Ghostwire.app/Contents/Resources/uninstall.sh
 func Bundle(dir string, o BundleOptions) (string, error) {
 	if o.Executable == "" || o.Icon == "" {
 		return "", errors.New("the bundle needs the built program and the icon")
@@ -132,6 +154,10 @@ func Bundle(dir string, o BundleOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	uninstall, err := scripts.ReadFile("scripts/" + UninstallScript)
+	if err != nil {
+		return "", err
+	}
 	app := filepath.Join(dir, AppName+".app")
 	if err := os.RemoveAll(app); err != nil {
 		return "", err
@@ -145,6 +171,7 @@ func Bundle(dir string, o BundleOptions) (string, error) {
 		{"Contents/PkgInfo", []byte("APPL????"), 0o644},
 		{"Contents/MacOS/" + Executable, exe, 0o755},
 		{"Contents/Resources/" + AppName + ".icns", icon, 0o644},
+		{"Contents/Resources/" + UninstallScript, uninstall, 0o755},
 	} {
 		if err := writeFile(filepath.Join(app, f.path), f.data, f.mode); err != nil {
 			return "", err
@@ -174,7 +201,33 @@ func PkgRoot(root string, o BundleOptions) error {
 	if err := writeFile(filepath.Join(root, service.LaunchDaemonPath), daemon, 0o644); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(root, TrayAgentPath), []byte(autostart.LaunchAgentPlist(exe)), 0o644)
+	return writeFile(filepath.Join(root, TrayAgentPath), []byte(autostart.SystemLaunchAgentPlist(exe)), 0o644)
+}
+
+// UninstallScript is in the app's Resources:
+// sudo /Applications/Ghostwire.app/Contents/Resources/uninstall.sh
+const UninstallScript = "uninstall.sh"
+
+// UninstallPath is where the pkg puts it.
+const UninstallPath = AppPath + "/Contents/Resources/" + UninstallScript
+
+//go:embed scripts
+var scripts embed.FS
+
+// Scripts writes the installer's scripts (pkgbuild --scripts dir):
+// preinstall stops the running daemon and menu-bar app, postinstall starts
+// them (scripts/).
+func Scripts(dir string) error {
+	for _, name := range []string{"preinstall", "postinstall"} {
+		b, err := scripts.ReadFile("scripts/" + name)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(dir, name), b, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeFile(path string, b []byte, mode os.FileMode) error {

@@ -7,7 +7,7 @@
 # of .github/workflows/desktop.yml): every test binary of the packages with
 # darwin code must at least link for darwin, as shipped (CGO_ENABLED=0).
 DARWIN_TEST_PACKAGES := ./tunnel/ ./app/osevents/ ./app/daemon/ ./app/service/ ./app/localapi/ \
-	./app/cli/ ./app/tray/autostart/ ./app/tray/notify/ ./internal/wgpeer/
+	./app/cli/ ./app/tray/autostart/ ./app/tray/notify/ ./app/tray/instance/ ./app/preset/ ./internal/wgpeer/
 
 ## test-compile-darwin: link the darwin test binaries (amd64 and arm64) of the packages with macOS code
 test-compile-darwin:

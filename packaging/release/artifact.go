@@ -57,6 +57,9 @@ const (
 	ManifestFile  = "manifest.json"
 	SumsFile      = "SHA256SUMS"
 	TestBuildFile = "TEST-BUILD.txt"
+	// TestSigningCAFile is the throwaway CA a test build signed with (the
+	// Windows builder writes it), to check its signatures against.
+	TestSigningCAFile = "TEST-SIGNING-CA.pem"
 )
 
 // IsTestBuild reports whether anything in m must not be published, with the reasons.

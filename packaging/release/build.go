@@ -19,6 +19,13 @@ type Builder interface {
 	Build(ctx context.Context, b *Build, targets []Target) ([]Artifact, error)
 }
 
+// Unavailable is implemented by a builder that cannot run on every machine
+// (the macOS pkg needs a Mac): a non-empty reason lists its targets as not
+// built, with that reason, instead of failing the build.
+type Unavailable interface {
+	Unavailable() string
+}
+
 // Build is what every builder gets: the version, the places, and GoBinary.
 type Build struct {
 	Version Version
@@ -41,7 +48,18 @@ const VersionVar = "github.com/ghostwire/ghostwire/app/daemon.Version"
 // stripped and with -trimpath so the same commit gives the same bytes. extra
 // is added to -ldflags (e.g. -H=windowsgui). Builds are reused within a Build.
 func (b *Build) GoBinary(ctx context.Context, main, goos, goarch, name string, extraLdflags ...string) (Binary, error) {
-	key := strings.Join(append([]string{main, goos, goarch, name}, extraLdflags...), "|")
+	return b.goBinary(ctx, main, goos, goarch, name, []string{"CGO_ENABLED=0"}, extraLdflags)
+}
+
+// GoCgoBinary is GoBinary with cgo, for the macOS menu-bar app (Cocoa):
+// env adds the C toolchain's settings (CC for the other architecture,
+// MACOSX_DEPLOYMENT_TARGET). It builds only where that toolchain is, a Mac.
+func (b *Build) GoCgoBinary(ctx context.Context, main, goos, goarch, name string, env []string, extraLdflags ...string) (Binary, error) {
+	return b.goBinary(ctx, main, goos, goarch, name, append([]string{"CGO_ENABLED=1"}, env...), extraLdflags)
+}
+
+func (b *Build) goBinary(ctx context.Context, main, goos, goarch, name string, env, extraLdflags []string) (Binary, error) {
+	key := strings.Join(append(append([]string{main, goos, goarch, name}, env...), extraLdflags...), "|")
 	if bin, ok := b.bins[key]; ok {
 		return bin, nil
 	}
@@ -53,7 +71,7 @@ func (b *Build) GoBinary(ctx context.Context, main, goos, goarch, name string, e
 	ldflags := append([]string{"-s", "-w", "-buildid=", "-X", VersionVar + "=" + b.Version.String()}, extraLdflags...)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", strings.Join(ldflags, " "), "-o", out, main)
 	cmd.Dir = b.Root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	cmd.Env = append(append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch), env...)
 	cmd.Env = append(cmd.Env, b.GoBuildEnv...)
 	b.Log.Info("go build", "main", main, "goos", goos, "goarch", goarch, "version", b.Version.String())
 	if o, err := cmd.CombinedOutput(); err != nil {
@@ -91,8 +109,13 @@ func Run(ctx context.Context, b *Build, builders map[string]Builder, selected fu
 			m.NotBuilt = append(m.NotBuilt, fmt.Sprintf("%s (%s): not selected for this build", t.FileName(b.Version), t))
 			continue
 		}
-		if _, ok := builders[t.Builder]; !ok {
+		bl, ok := builders[t.Builder]
+		if !ok {
 			m.NotBuilt = append(m.NotBuilt, fmt.Sprintf("%s (%s): no %q builder in this build", t.FileName(b.Version), t, t.Builder))
+			continue
+		}
+		if u, ok := bl.(Unavailable); ok && u.Unavailable() != "" {
+			m.NotBuilt = append(m.NotBuilt, fmt.Sprintf("%s (%s): %s", t.FileName(b.Version), t, u.Unavailable()))
 			continue
 		}
 		if _, seen := byBuilder[t.Builder]; !seen {
@@ -142,7 +165,7 @@ func cleanDist(dist string) error {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		ours := n == ManifestFile || n == SumsFile || n == TestBuildFile || strings.HasSuffix(n, SBOMSuffix)
+		ours := n == ManifestFile || n == SumsFile || n == TestBuildFile || n == TestSigningCAFile || strings.HasSuffix(n, SBOMSuffix)
 		for _, ext := range []string{".deb", ".rpm", ".msi", ".pkg"} {
 			ours = ours || strings.HasSuffix(n, ext)
 		}

@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -30,6 +31,14 @@ func (f fakeBuilder) Build(ctx context.Context, b *Build, targets []Target) ([]A
 		arts = append(arts, Artifact{File: name, Format: t.Format, OS: t.OS, Arch: t.Arch, Binaries: []Binary{f.bin}, TestBuild: f.test})
 	}
 	return arts, nil
+}
+
+// unavailableBuilder cannot run on this machine.
+type unavailableBuilder struct{}
+
+func (unavailableBuilder) Unavailable() string { return "needs a Mac" }
+func (unavailableBuilder) Build(context.Context, *Build, []Target) ([]Artifact, error) {
+	return nil, errors.New("must not be called")
 }
 
 // helloBinary builds a tiny Go program once per test binary.
@@ -76,8 +85,8 @@ func TestRunWritesSumsSBOMsAndManifest(t *testing.T) {
 	os.WriteFile(filepath.Join(b.Dist, "ghostwire_0.1_amd64.deb"), []byte("old"), 0o644)
 	os.WriteFile(filepath.Join(b.Dist, "notes.txt"), []byte("mine"), 0o644)
 
-	m, err := Run(context.Background(), b, map[string]Builder{"linux": fakeBuilder{bin: bin}},
-		func(t Target) bool { return t.Arch == "amd64" })
+	m, err := Run(context.Background(), b, map[string]Builder{"linux": fakeBuilder{bin: bin}, "macos": unavailableBuilder{}},
+		func(t Target) bool { return t.Arch == "amd64" || t.Format == "pkg" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +105,9 @@ func TestRunWritesSumsSBOMsAndManifest(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(m.NotBuilt, "\n"), `no "windows" builder`) {
 		t.Errorf("the MSI must be listed as not built: %v", m.NotBuilt)
+	}
+	if !strings.Contains(strings.Join(m.NotBuilt, "\n"), "pkg/darwin/universal): needs a Mac") {
+		t.Errorf("a builder that cannot run here must be listed with its reason: %v", m.NotBuilt)
 	}
 	// coreutils agrees with SHA256SUMS.
 	cmd := exec.Command("sha256sum", "--strict", "-c", SumsFile)

@@ -67,14 +67,26 @@ func execLine(args []string) string {
 
 // LaunchAgentPlist is the per-user LaunchAgent that starts exe with Args at
 // login on macOS.
-func LaunchAgentPlist(exe string) string {
+func LaunchAgentPlist(exe string) string { return launchAgent(exe, Args) }
+
+// SystemLaunchAgentPath is the macOS pkg's LaunchAgent, which starts the
+// tray at every user's login.
+const SystemLaunchAgentPath = "/Library/LaunchAgents/" + launchAgentID + ".plist"
+
+// SystemLaunchAgentPlist is the pkg's LaunchAgent: exe with SystemArgs.
+func SystemLaunchAgentPlist(exe string) string { return launchAgent(exe, SystemArgs) }
+
+// LaunchAgentLabel is the launchd label of the tray's LaunchAgents.
+const LaunchAgentLabel = launchAgentID
+
+func launchAgent(exe string, args []string) string {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">` + "\n")
 	b.WriteString(`<plist version="1.0">` + "\n<dict>\n")
 	b.WriteString("\t<key>Label</key>\n\t<string>" + launchAgentID + "</string>\n")
 	b.WriteString("\t<key>ProgramArguments</key>\n\t<array>\n")
-	for _, a := range append([]string{exe}, Args...) {
+	for _, a := range append([]string{exe}, args...) {
 		b.WriteString("\t\t<string>" + xmlEscape(a) + "</string>\n")
 	}
 	b.WriteString("\t</array>\n")
@@ -86,9 +98,18 @@ func LaunchAgentPlist(exe string) string {
 }
 
 // RunValue is the command line stored in HKCU\...\Run on Windows.
-func RunValue(exe string) string {
+func RunValue(exe string) string { return runLine(exe, Args) }
+
+// SystemRunValue is the command line the MSI stores in HKLM\...\Run: the
+// tray for everyone, with AtLoginFlag.
+func SystemRunValue(exe string) string { return runLine(exe, SystemArgs) }
+
+// RunValueName is the name of the Run value, in HKCU and HKLM.
+const RunValueName = runValueName
+
+func runLine(exe string, args []string) string {
 	parts := []string{`"` + exe + `"`}
-	for _, a := range Args {
+	for _, a := range args {
 		if strings.ContainsAny(a, " \t\"") {
 			a = `"` + strings.ReplaceAll(a, `"`, `\"`) + `"`
 		}

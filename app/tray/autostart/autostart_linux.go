@@ -133,3 +133,7 @@ func entryEnabled(path string) (on, found bool, err error) {
 	}
 	return on, true, nil
 }
+
+// optedOut: Linux's machine-wide entry needs no opt-out of ours (a personal
+// Hidden=true entry hides it, and the desktop honours that itself).
+func optedOut() (bool, error) { return false, nil }

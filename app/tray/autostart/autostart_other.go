@@ -20,3 +20,5 @@ func Enable() error { return errUnsupported }
 
 // Disable is not supported on this OS.
 func Disable() error { return errUnsupported }
+
+func optedOut() (bool, error) { return false, nil }

@@ -16,6 +16,11 @@ const (
 // LinkScheme is the URL scheme of connect links (ghostwire://connect?server=…).
 const LinkScheme = "ghostwire"
 
+// BundleID is the macOS app's bundle identifier (Ghostwire.app,
+// packaging/macos), which LaunchServices starts for a ghostwire:// link and
+// which names the managed-preferences domain (app/preset).
+const BundleID = "com.ghostwire.Ghostwire"
+
 // OpenLinkArgs is the command the OS runs for a link, before the link itself.
 var OpenLinkArgs = []string{"open-link"}
 

@@ -11,6 +11,10 @@ import (
 // the console build (the CLI) would.
 const TrayExe = "ghostwire-tray.exe"
 
+// GUIProgram is the program that shows the tray: TrayExe beside exe when it
+// is there (Windows), else exe itself.
+func GUIProgram(exe string) string { return guiProgram(exe, fileExists) }
+
 // guiProgram is the program to start at login: TrayExe beside exe when it
 // is there, else exe itself.
 func guiProgram(exe string, exists func(string) bool) string {

@@ -19,13 +19,19 @@ import (
 	"strings"
 
 	"github.com/ghostwire/ghostwire/packaging/linux"
+	"github.com/ghostwire/ghostwire/packaging/macos"
 	"github.com/ghostwire/ghostwire/packaging/release"
+	"github.com/ghostwire/ghostwire/packaging/windows"
 )
 
 // builders are the installer builders of this build; a target whose builder
-// is missing is listed as not built. The MSI and pkg builders join here.
-var builders = map[string]release.Builder{
-	"linux": linux.Builder{},
+// is missing is listed as not built.
+func builders(wintunZip string) map[string]release.Builder {
+	return map[string]release.Builder{
+		"linux":   linux.Builder{},
+		"windows": windows.Builder{WintunZip: wintunZip},
+		"macos":   macos.Builder{},
+	}
 }
 
 func main() {
@@ -45,6 +51,7 @@ func run(ctx context.Context, args []string) error {
 	dist := fs.String("dist", "../dist", "where the installers go")
 	only := fs.String("only", "", "build only these formats, comma-separated (deb,rpm,...)")
 	arch := fs.String("arch", "", "build only these architectures, comma-separated (amd64,arm64)")
+	wintunZip := fs.String("wintun-zip", "", "the official wintun-"+windows.WintunVersion+".zip for the MSI (default $"+windows.WintunZipEnv+"; without it the MSI is a test build)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +96,7 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(work)
 	b := &release.Build{Version: v, Root: abs(*root), Dist: abs(*dist), Work: work,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}
-	m, err := release.Run(ctx, b, builders, selected)
+	m, err := release.Run(ctx, b, builders(*wintunZip), selected)
 	if err != nil {
 		return err
 	}
