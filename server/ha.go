@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"k8s.io/klog/v2"
+
 	"github.com/ghostwire/ghostwire/server/api"
 	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/config"
@@ -52,6 +54,8 @@ func startReplicas(ctx context.Context, cfg *config.Config, log *slog.Logger, de
 	if err != nil {
 		return nil, err
 	}
+	// client-go's own lines (watch restarts, throttling) as structured log lines.
+	klog.SetSlogLogger(log.With("source", "client-go"))
 	r := &replicas{name: name}
 	pres, err := presence.Start(ctx, presence.Options{Client: client, Name: name, PublicKey: dev.PublicKey(),
 		Endpoint: endpoint.Endpoint, Ready: ready, Peers: reg.Len, Lease: cfg.ReplicaLease, Logger: log})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ghostwire/ghostwire/deploy"
@@ -59,7 +61,13 @@ func Shared(t testing.TB) *Server {
 }
 
 // Main runs the tests and then stops the shared server; call it from TestMain.
+// client-go's own log lines (reflector warnings while a test stops the API
+// server, say) are kept out of the test output unless GWT_HA_LOG is set.
 func Main(m *testing.M) {
+	if os.Getenv("GWT_HA_LOG") == "" {
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
 	code := m.Run()
 	if shared.s != nil {
 		shared.s.Stop()

@@ -90,8 +90,14 @@ type Server struct {
 	etcdData   string
 
 	mu   sync.Mutex
-	etcd *exec.Cmd
-	api  *exec.Cmd
+	etcd *proc
+	api  *proc
+}
+
+// proc is a started child process; done closes when it has exited.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
 // Start runs etcd and kube-apiserver with their files in dir, and waits
@@ -209,10 +215,10 @@ func (s *Server) waitReady(within time.Duration) error {
 	var last string
 	for time.Now().Before(deadline) {
 		s.mu.Lock()
-		cmd := s.api
+		p := s.api
 		s.mu.Unlock()
-		if cmd != nil && cmd.ProcessState != nil {
-			return fmt.Errorf("kube-apiserver exited: %s\n%s", cmd.ProcessState, tail(filepath.Join(s.dir, "kube-apiserver.log"), 3000))
+		if p != nil && p.exited() {
+			return fmt.Errorf("kube-apiserver exited: %s\n%s", p.cmd.ProcessState, tail(filepath.Join(s.dir, "kube-apiserver.log"), 3000))
 		}
 		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: insecureForProbe()}}
 		req, _ := http.NewRequest("GET", s.URL+"/readyz", nil)
@@ -234,7 +240,16 @@ func (s *Server) waitReady(within time.Duration) error {
 // CAFile is the API server's serving certificate (self-signed), for clients.
 func (s *Server) CAFile() string { return s.caFile }
 
-func start(logPath, bin string, args ...string) (*exec.Cmd, error) {
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func start(logPath, bin string, args ...string) (*proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -247,17 +262,19 @@ func start(logPath, bin string, args ...string) (*exec.Cmd, error) {
 		f.Close()
 		return nil, err
 	}
-	go func() { _ = cmd.Wait(); f.Close() }()
-	return cmd, nil
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
 }
 
-func stop(cmd *exec.Cmd) {
-	if cmd == nil || cmd.Process == nil {
+func stop(p *proc) {
+	if p == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	for i := 0; i < 100 && cmd.ProcessState == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
 	}
 }
 

@@ -47,7 +47,8 @@ func (s *Store) Remove(ctx context.Context, owner registry.Owner, key wgtypes.Ke
 			return registry.Peer{}, err
 		}
 	}
-	return p, s.deleteRecord(ctx, key)
+	_, err = s.deleteRecord(ctx, key)
+	return p, err
 }
 
 // RemoveAny deletes the peer with key whoever owns it (an admin).
@@ -56,7 +57,8 @@ func (s *Store) RemoveAny(ctx context.Context, key wgtypes.Key) (registry.Peer, 
 	if !ok {
 		return registry.Peer{}, registry.ErrNotFound
 	}
-	return p, s.deleteRecord(ctx, key)
+	_, err := s.deleteRecord(ctx, key)
+	return p, err
 }
 
 // RemoveWhere deletes every peer whose owner match accepts, oldest first.
@@ -67,11 +69,14 @@ func (s *Store) RemoveWhere(ctx context.Context, match func(registry.Owner) bool
 		if !match(p.Owner) {
 			continue
 		}
-		if err := s.deleteRecord(ctx, p.Key); err != nil {
+		mine, err := s.deleteRecord(ctx, p.Key)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		removed = append(removed, registry.Removed{Peer: p, Reason: reason})
+		if mine { // a replica deleting at the same moment reports its own
+			removed = append(removed, registry.Removed{Peer: p, Reason: reason})
+		}
 	}
 	sort.Slice(removed, func(i, j int) bool { return removed[i].CreatedAt.Before(removed[j].CreatedAt) })
 	return removed, errs
@@ -89,24 +94,25 @@ func (s *Store) RetryAfter(owner string) time.Duration { return s.o.Registry.Ret
 // deleteRecord deletes key's record (the exact one this replica programmed,
 // when it did) and drops the peer here at once; the others follow the
 // record. Its Address record stays, so the address rests. A record already
-// gone is no error.
-func (s *Store) deleteRecord(ctx context.Context, key wgtypes.Key) error {
+// gone is no error; mine says whether this call deleted it (another replica
+// may have decided the same at the same moment: one of them reports it).
+func (s *Store) deleteRecord(ctx context.Context, key wgtypes.Key) (mine bool, err error) {
 	s.mu.Lock()
 	uid := s.applied[key].uid
 	s.mu.Unlock()
-	err := s.o.Client.DeletePeer(ctx, records.PeerName(key), uid)
+	err = s.o.Client.DeletePeer(ctx, records.PeerName(key), uid)
 	if apierrors.IsConflict(err) {
 		// A newer record of the key than the one seen here: leave it.
-		return nil
+		return false, nil
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
-		return s.unavailable("deleting the peer record", err)
+		return false, s.unavailable("deleting the peer record", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tombstoneLocked(uid)
 	s.dropLocked(key)
-	return nil
+	return err == nil, nil
 }
 
 // tombstoneLocked remembers a deleted record, so that a late event for it

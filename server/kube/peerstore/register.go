@@ -118,7 +118,7 @@ func (s *Store) register(ctx context.Context, owner registry.Owner, key wgtypes.
 	var replaced *registry.Removed
 	if old != nil {
 		reason := registry.ReasonReplaced
-		if err := s.deleteRecord(ctx, old.Key); err != nil {
+		if _, err := s.deleteRecord(ctx, old.Key); err != nil {
 			// The old key routes nothing any more (its address moved); its
 			// record expires or is swept like any other.
 			reason += " (" + err.Error() + ")"

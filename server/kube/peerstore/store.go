@@ -92,7 +92,7 @@ type Options struct {
 // orphanGrace is the least time an Address record must look unused before
 // it is deleted: longer than a registration takes between creating the
 // Address and the Peer record (bounded by records.RequestTimeout each).
-const orphanGrace = 30 * time.Second
+var orphanGrace = 30 * time.Second
 
 // holder is an Address record as this replica last saw it.
 type holder struct {

@@ -59,9 +59,13 @@ func (s *Store) Sweep(ctx context.Context) ([]registry.Removed, error) {
 		} else if reason = s.vote(ctx, p, rec, now, live); reason == "" {
 			continue
 		}
-		if err := s.deleteRecord(ctx, p.Key); err != nil {
+		mine, err := s.deleteRecord(ctx, p.Key)
+		if err != nil {
 			s.log.Warn("could not remove a peer from the shared records; trying again next sweep", "key", p.Key.String(), "error", err.Error())
 			continue
+		}
+		if !mine {
+			continue // another replica decided it at the same moment, and says so
 		}
 		removed = append(removed, registry.Removed{Peer: p, Reason: reason})
 		s.o.Metrics.Removals.WithLabelValues(reason).Inc()

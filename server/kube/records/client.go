@@ -41,6 +41,12 @@ const RequestTimeout = 5 * time.Second
 // NewClient makes a client for namespace from cfg (in-cluster or a
 // kubeconfig). Every answer's Date header feeds the returned client's Clock.
 func NewClient(cfg *rest.Config, namespace string) (*Client, error) {
+	return NewClientWithClock(cfg, namespace, NewClock(nil))
+}
+
+// NewClientWithClock is NewClient with a clock of one's own (a test's
+// replica whose clock is off).
+func NewClientWithClock(cfg *rest.Config, namespace string, clock *Clock) (*Client, error) {
 	c := rest.CopyConfig(cfg)
 	c.GroupVersion = &GroupVersion
 	c.APIPath = "/apis"
@@ -48,7 +54,12 @@ func NewClient(cfg *rest.Config, namespace string) (*Client, error) {
 	if c.UserAgent == "" {
 		c.UserAgent = "ghostwire-server"
 	}
-	clock := NewClock(nil)
+	// Every registration is two writes: client-go's default of 5 requests/s
+	// would queue them. The API server's own priority and fairness protects
+	// it from a flood.
+	if c.QPS == 0 {
+		c.QPS, c.Burst = 500, 1000
+	}
 	wrap := c.WrapTransport
 	c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		if wrap != nil {
