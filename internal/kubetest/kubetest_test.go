@@ -29,15 +29,28 @@ func TestHAServerAccountHasTheRoleOnly(t *testing.T) {
 	}
 	// Refused: everything else.
 	for what, call := range map[string]func() error{
-		"list configmaps":         func() error { _, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}); return err },
-		"get a secret":            func() error { _, err := cs.CoreV1().Secrets(ns).Get(ctx, "x", metav1.GetOptions{}); return err },
-		"list services":           func() error { _, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); return err },
-		"get another service":     func() error { _, err := cs.CoreV1().Services(ns).Get(ctx, "kubernetes", metav1.GetOptions{}); return err },
-		"list pods":               func() error { _, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); return err },
-		"services in default":     func() error { _, err := cs.CoreV1().Services("default").Get(ctx, "ghostwire-wireguard-0", metav1.GetOptions{}); return err },
-		"create a configmap":      func() error { _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{}); return err },
-		"peers in another ns":     func() error { return cs.RESTClient().Get().AbsPath("/apis/ghostwire.io/v1alpha1/namespaces/default/peers").Do(ctx).Error() },
-		"peers in all namespaces": func() error { return cs.RESTClient().Get().AbsPath("/apis/ghostwire.io/v1alpha1/peers").Do(ctx).Error() },
+		"list configmaps": func() error { _, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{}); return err },
+		"get a secret":    func() error { _, err := cs.CoreV1().Secrets(ns).Get(ctx, "x", metav1.GetOptions{}); return err },
+		"list services":   func() error { _, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{}); return err },
+		"get another service": func() error {
+			_, err := cs.CoreV1().Services(ns).Get(ctx, "kubernetes", metav1.GetOptions{})
+			return err
+		},
+		"list pods": func() error { _, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); return err },
+		"services in default": func() error {
+			_, err := cs.CoreV1().Services("default").Get(ctx, "ghostwire-wireguard-0", metav1.GetOptions{})
+			return err
+		},
+		"create a configmap": func() error {
+			_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+			return err
+		},
+		"peers in another ns": func() error {
+			return cs.RESTClient().Get().AbsPath("/apis/ghostwire.io/v1alpha1/namespaces/default/peers").Do(ctx).Error()
+		},
+		"peers in all namespaces": func() error {
+			return cs.RESTClient().Get().AbsPath("/apis/ghostwire.io/v1alpha1/peers").Do(ctx).Error()
+		},
 	} {
 		if err := call(); !apierrors.IsForbidden(err) {
 			t.Errorf("%s: want Forbidden, got %v", what, err)

@@ -69,21 +69,21 @@ type Config struct {
 	IssuerCAFile  string
 
 	// WireGuard.
-	Interface      string
-	WGMode         string
-	ListenPort     int
-	CIDR           string
-	MTU            int
-	Keepalive      time.Duration
-	Endpoint       string
-	KubeService    string
-	KubeNSSearch   bool
+	Interface    string
+	WGMode       string
+	ListenPort   int
+	CIDR         string
+	MTU          int
+	Keepalive    time.Duration
+	Endpoint     string
+	KubeService  string
+	KubeNSSearch bool
 	// Several replicas sharing peers through the Kubernetes API.
-	KubeHA        bool
-	Kubeconfig    string
-	KubeNamespace string
-	ReplicaName   string
-	ReplicaLease  time.Duration
+	KubeHA         bool
+	Kubeconfig     string
+	KubeNamespace  string
+	ReplicaName    string
+	ReplicaLease   time.Duration
 	Masquerade     bool
 	ManageFirewall bool
 

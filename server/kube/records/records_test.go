@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 func TestNamesAreValidObjectNames(t *testing.T) {
@@ -79,7 +79,7 @@ func TestCheckRefusesNonsense(t *testing.T) {
 // ahead still tells the server's time within the round trip.
 func TestClockEstimatesTheServersTime(t *testing.T) {
 	server := time.Date(2026, 12, 1, 10, 0, 0, 300_000_000, time.UTC) // true server time at the first sample
-	local := server.Add(time.Hour)                                     // a replica one hour ahead
+	local := server.Add(time.Hour)                                    // a replica one hour ahead
 	c := NewClock(func() time.Time { return local })
 	if c.Offset() != 0 {
 		t.Fatal("an unknown offset must be 0")
