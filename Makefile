@@ -11,15 +11,15 @@ export PATH := $(BIN):$(shell $(GO) env GOPATH)/bin:$(PATH)
 # Debian packages the tests and the demo use; areas append to it.
 APT_PACKAGES := ca-certificates iproute2 nftables iptables wireguard-tools curl iperf3 procps
 # Go tools installed into $(GOPATH)/bin; areas append "module@version".
-GO_TOOLS :=
+GO_TOOLS := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 # System tests run after the unit pass; areas append their own test targets.
 SYSTEM_TEST_TARGETS :=
 
 -include server/make.mk auth/make.mk tunnel/make.mk app/make.mk app/tray/make.mk deploy/make.mk e2e/make.mk \
-	internal/wine/make.mk internal/kubetest/make.mk packaging/make.mk
+	internal/wine/make.mk internal/kubetest/make.mk packaging/make.mk packaging/macos/make.mk
 
-.PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check bench demo clean
+.PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check actionlint bench demo clean fuzz
 
 all: build
 
@@ -56,7 +56,11 @@ vet:
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./...
 
-lint: fmt-check vet
+## actionlint: the GitHub workflows are valid (YAML, expressions, runner labels, action inputs)
+actionlint:
+	actionlint
+
+lint: fmt-check vet actionlint
 
 ## test: everything — fast unit tests first, then system tests (root, namespaces), then end-to-end
 test: deps lint test-unit test-system
@@ -65,6 +69,23 @@ test-unit:
 	$(GO) test -short -race -count=1 -timeout 10m ./...
 
 test-system: $(SYSTEM_TEST_TARGETS)
+
+# Native Go fuzz targets, package:Name: every parser that reads what another
+# party sends (docs/attack-surface.md). `make test` runs their seed corpora
+# and saved crashers (testdata/fuzz) as ordinary tests.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./server/httpapi:FuzzParseKey ./server/httpapi:FuzzDecodeRegister ./server/httpapi:FuzzRegisterHTTP \
+	./auth/verify:FuzzVerifyToken ./auth/verify:FuzzVerifyClaims ./auth/verify:FuzzJWKSAnswer \
+	./app/localapi:FuzzLocalAPI ./app/serverclient:FuzzServerAnswer ./app/engine:FuzzServerPeer \
+	./tunnel:FuzzStubForward
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s: about 6 minutes for the 10); a crasher is saved under the package's testdata/fuzz and fails the run: commit it, it becomes a test
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | grep -v '^time=\|level=' ; \
+		test $${PIPESTATUS[0]} -eq 0; done
 
 ## bench: benchmarks; each area adds its own (see make.mk files)
 bench:

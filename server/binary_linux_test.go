@@ -209,7 +209,7 @@ func TestSystemBinary(t *testing.T) {
 			fail("metrics lack %s", want)
 		}
 	}
-	// The deny list (GHOSTWIRE_DENY_USERS_FILE): naming the user's oid takes
+	// The deny list (GHOSTWIRE_DENY_USERS_FILE): naming the user's sub takes
 	// their peer off the real device at once and refuses the still-valid
 	// token; emptying it lets them back.
 	writeDeny := func(s string) {
@@ -218,7 +218,7 @@ func TestSystemBinary(t *testing.T) {
 			fail("%v", err)
 		}
 	}
-	writeDeny("# test\n" + jwtClaim(t, tok.AccessToken, "oid") + "\n")
+	writeDeny("# test\n" + jwtClaim(t, tok.AccessToken, "sub") + "\n")
 	wc, err := wgctrl.New()
 	if err != nil {
 		fail("%v", err)

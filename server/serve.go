@@ -245,11 +245,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 // plain-HTTP ops server (/metrics, /healthz, /readyz).
 func listen(ctx context.Context, cfg *config.Config, log *slog.Logger, api http.Handler, m *metrics.Metrics) ([]*http.Server, <-chan error, error) {
 	errc := make(chan error, 2)
-	mk := func(h http.Handler) *http.Server {
-		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10,
-			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	}
+	mk := func(h http.Handler) *http.Server { return newHTTPServer(h, log) }
 	apiSrv := mk(api)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -292,6 +288,29 @@ func listen(ctx context.Context, cfg *config.Config, log *slog.Logger, api http.
 		}
 	}()
 	return servers, filtered, nil
+}
+
+// Time limits of the HTTP servers (docs/attack-surface.md).
+const (
+	readHeaderTimeout = 10 * time.Second
+	// An HTTP/2 connection silent this long is sent a PING, and closed
+	// unless the answer comes within h2PingTimeout. A client that left a
+	// header block unfinished cannot answer (any frame but CONTINUATION
+	// ends its connection), so such a block is held 15 s at most, as
+	// HTTP/1's slow headers are cut at readHeaderTimeout.
+	h2PingAfter   = 10 * time.Second
+	h2PingTimeout = 5 * time.Second
+)
+
+// newHTTPServer is an http.Server for h with every limit set: header
+// 10 s (HTTP/1) or 15 s (HTTP/2, see h2PingAfter), read 30 s, write 30 s,
+// idle 120 s, headers at most httpapi.HardMaxHeaderBytes (the API answers
+// a JSON 431 from httpapi.MaxHeaderBytes).
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: httpapi.HardMaxHeaderBytes,
+		HTTP2:    &http.HTTP2Config{SendPingTimeout: h2PingAfter, PingTimeout: h2PingTimeout},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 }
 
 // clientRoutes is routes plus a host route for every DNS server outside them,

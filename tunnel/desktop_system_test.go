@@ -48,6 +48,9 @@ type desktopHost struct {
 	leftovers func(t *testing.T, iface string) []string
 	// tune adjusts a config for this host (nil: nothing to adjust).
 	tune func(*Config)
+	// connected, when set, checks more while the tunnel is up (the OS's own
+	// resolver tools, curl).
+	connected func(t *testing.T, iface string)
 }
 
 func (h desktopHost) config(c Config) Config {
@@ -98,6 +101,9 @@ func TestDesktopSystem(t *testing.T) {
 		}
 		if s, err := tn.Stats(); err != nil || s.LatestHandshake.IsZero() {
 			t.Fatalf("no handshake recorded after traffic: %+v %v", s, err)
+		}
+		if h.connected != nil {
+			h.connected(t, tn.Name())
 		}
 		after, afterErr := net.DefaultResolver.LookupNetIP(t.Context(), "ip4", outside)
 		if (beforeErr == nil) != (afterErr == nil) || !sameAddrs(before, after) {

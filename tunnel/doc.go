@@ -80,9 +80,53 @@
 // and in containers it is a bind mount) and restored byte for byte, unless
 // another program rewrote it meanwhile (then its newer version stays).
 //
+// # Windows
+//
+// The interface is a wintun adapter (wintun.dll beside the exe, or in
+// System32; a missing DLL is an error naming the file and its folder)
+// whose GUID is derived from the interface name and a fixed namespace,
+// never from keys: Windows keys the network profile to it, so each
+// profile keeps one. Up refuses at once without Administrator rights.
+// Addresses, routes and the MTU (NLMTU, with duplicate address detection
+// and router discovery off) go through the IP Helper API (winipcfg), only
+// once Windows has attached IPv4 to the new adapter. Each route goes
+// through a next hop reserved never to be anyone's address (192.0.0.8,
+// IANA's IPv4 dummy address; 100::8 in the IPv6 discard prefix) with an
+// on-link host route of its own: Windows treats a route with no next hop
+// as an on-link subnet and reserves its last address as a broadcast, so
+// TCP to 10.0.255.255 through a 10.0.0.0/16 route would fail. A pushed
+// range equal to a network this machine is on is refused naming the
+// interface; one overlapping it is logged. The endpoint pin takes the best
+// route by prefix and route+interface metric among interfaces that are up
+// and not ours (bestRoute, portable and tested on Linux); Reconfigure
+// re-pins after a network change as on Linux. The routes and addresses are
+// flushed before the adapter closes, which Windows' stack needs; wintun
+// removes the adapter when the process that made it closes it or ends.
+//
+// Split DNS is the NRPT: one rule per 50 namespaces (".cluster.local"),
+// GenericDNSServers the cluster's DNS, its Comment marking it as ours, the
+// key named from the interface, created volatile (gone at the next boot,
+// so a power loss cannot leave it). When a Group Policy NRPT table exists
+// Windows reads only that one, so the rules go there as well and Windows
+// is asked to refresh its policy. A domain another rule already sends
+// elsewhere (another VPN, a policy, a second profile on cluster.local) is
+// refused naming the rule and how to remove it: Windows would use one of
+// the two at random. A catch-all "." is never written. The search domains
+// go on our adapter (no nameserver there: the NRPT routes), the resolver
+// cache is flushed, and a goroutine checks through the system resolver
+// that kubernetes.default.svc.<domain> answers, logging the outcome. Every
+// key is journaled before it is written; Close and Recover remove the ones
+// marked ours, and Recover also removes rules of ours whose writing process
+// (named in the mark) is gone (a crash whose journal is gone). Go's resolver on
+// Windows is GetAddrInfoW, which honours the NRPT; nslookup does not, so
+// test with Resolve-DnsName. The journal lives in
+// %ProgramData%\ghostwire\journal, which the daemon restricts to SYSTEM and
+// Administrators. See docs/windows.md for what is verified where.
+//
 // # Journal
 //
-// JournalDir (default /var/lib/ghostwire/journal, mode 0700) holds one JSON
+// JournalDir (default /var/lib/ghostwire/journal on Linux, /Library/Application
+// Support/ghostwire/journal on macOS; mode 0700) holds one JSON
 // file per interface listing the changes: interface, UAPI socket, address,
 // routes, pinned host route, resolved link, resolv.conf with its original
 // content. Each entry is written and fsynced before its change is made;
@@ -90,9 +134,65 @@
 // first. After kill -9 the kernel removes the TUN with its routes; Recover
 // removes the rest (pinned route, resolv.conf, stale socket).
 //
+// # macOS
+//
+// The interface is a utun: wireguard-go asks for "utun" and the kernel
+// picks the unit, so Config.Interface (gw0) stays the profile's name for
+// the journal, the UAPI socket (`sudo wg show gw0`) and the DNS keys, and
+// Name() reports the real utunN. A utun exists only while its control
+// socket is open: it vanishes with the process, routes through it too. A
+// just-closed utun may report "busy" for a moment; Up retries for a second.
+//
+// Address, MTU and link state go through ifconfig (as wg-quick and
+// tailscaled do: the address needs SIOCAIFADDR's in_aliasreq, which
+// x/sys does not offer, and it is two commands per connect). Routes go
+// through the routing socket with golang.org/x/net/route (as NetBird
+// does), not route(8): each RTM_ADD/RTM_DELETE is one write whose errno is
+// the kernel's exact answer (EEXIST, ESRCH) instead of text to parse, no
+// process is started per route, the table is read with a sysctl dump
+// (RTM_GET for the kernel's own choice), and every route we add carries
+// RTF_PROTO2, so a route of ours is told from someone else's identical one
+// before it is deleted (RTF_PROTO1 is NetBird's mark: it flushes those at
+// start). The endpoint pin takes the way the kernel answers for the
+// server; when that is our own utun (a re-pin while our routes exist) it
+// chooses from the table the longest matching route that is not scoped
+// (RTF_IFSCOPE: macOS keeps a default per interface for bound sockets),
+// not rejected, and through an interface that is up and running
+// (chooseRoute, portable and tested on Linux). A pushed range equal to the
+// Wi-Fi's subnet is refused with that explanation; one overlapping it is
+// logged.
+//
+// Split DNS writes our own SystemConfiguration dynamic-store keys through
+// scutil(8), never the primary service's settings:
+// State:/Network/Service/ghostwire-<pid>-<iface>-search<i>/DNS holds the
+// search domains with SupplementalMatchDomainsNoSearch=0, so configd adds
+// them to the system's search list after the Wi-Fi's own (SearchOrder
+// 200000 and up) and `prometheus` becomes
+// prometheus.<ns>.svc.cluster.local, answered by the cluster; ...-match<i>
+// holds the other cluster domains with NoSearch=1 (routed, not searched).
+// At most 50 domains and 1500 bytes per key (scutil reads 2048-byte lines,
+// d.add takes 101 arguments); values are quoted as scutil's tokenizer
+// reads them. The caches are flushed after each change (dscacheutil, and
+// SIGHUP to mDNSResponder), and Up waits until `scutil --dns` lists our
+// resolvers. A domain another resolver already answers with other servers
+// (another VPN, a file in /etc/resolver, a second profile on
+// cluster.local) is refused with an error naming it: macOS asks one
+// resolver per domain, so one side would silently lose. Every key is
+// journaled before it is written; Close and Recover remove them, and since
+// each key names its daemon's pid, Recover and every Up also remove keys
+// of daemons that are gone (a crash whose journal was lost). Keys are
+// written with `set` by one scutil run per change, not `add ... temporary`
+// from a long-lived scutil: that would drop the DNS silently whenever that
+// child dies, and after a crash launchd restarts the daemon within seconds
+// anyway, whose Recover removes them. Go programs, curl and Safari use
+// the system resolver and see these keys (Go's default resolver on darwin
+// calls libSystem even without cgo; never build with -tags netgo); dig and
+// nslookup do not: test with `dscacheutil -q host -a name prometheus`.
+//
 // # Other systems
 //
-// Linux is implemented. On macOS and Windows, Up returns "the ghostwire
-// tunnel is not supported on <os> yet"; config validation, the journal, the
-// DNS plan and the routing-loop logic are portable and tested everywhere.
+// Linux, macOS and Windows are implemented. On other systems Up returns
+// "the ghostwire tunnel is not supported on <os>"; config validation, the
+// journal, the DNS plan, the NRPT rules, the scutil scripts and the route
+// choice are portable and tested everywhere.
 package tunnel

@@ -60,8 +60,20 @@ func (e entry) String() string {
 	case kindResolvConf:
 		return "DNS in " + e.Path
 	}
+	if osEntryString != nil {
+		if s, ok := osEntryString(e); ok {
+			return s
+		}
+	}
 	return e.Kind
 }
+
+// Hooks an OS file may set: how its own journal kinds read, and a sweep
+// of leftovers that no journal covers (run by Recover).
+var (
+	osEntryString func(entry) (string, bool)
+	osRecover     func(*slog.Logger) error
+)
 
 // journal is the on-disk list of changes one tunnel made. Every change is
 // recorded (and fsynced) before it is made, so a crash at any point leaves a
@@ -225,10 +237,7 @@ func Recover(dir string, log *slog.Logger) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	names, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("cannot read the tunnel journal directory %s: %w", dir, err)
 	}
 	var errs []error
@@ -241,6 +250,11 @@ func Recover(dir string, log *slog.Logger) error {
 			continue // a tunnel of this process: not a leftover
 		}
 		if err := recoverJournal(filepath.Join(dir, n.Name()), log); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if osRecover != nil {
+		if err := osRecover(log); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -266,6 +280,9 @@ func undoEntry(e entry, ops netOps, opsErr error, live func() error, log *slog.L
 	case kindResolvConf:
 		return restoreResolvConf(e, log)
 	case kindSocket:
+		if e.Path == "" {
+			return nil // no socket file on this OS (Windows: a named pipe)
+		}
 		if err := os.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

@@ -303,6 +303,11 @@ func TestStubSplits(t *testing.T) {
 		}
 	}
 	// api.b.svc.cluster.local is under both clusters' domains: both asked.
+	// Cluster B's answer may come back before cluster A has even been
+	// reached (the forwarder does not wait for it), so wait for A's count.
+	for deadline := time.Now().Add(5 * time.Second); askedA() < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if a, b, u := askedA(), askedB(), askedUp(); a != 3 || b != 2 || u != 2 {
 		t.Fatalf("asked: cluster A %d, cluster B %d, upstream %d; want 3, 2, 2", a, b, u)
 	}

@@ -36,8 +36,16 @@ type netOps interface {
 	delLink(name string) error
 }
 
-// errExists is returned by add methods when the same route or address exists.
+// errExists is returned by add methods when the same route or address
+// exists; an OS layer may wrap it with who holds the route.
 var errExists = errors.New("already exists")
+
+// localNetworks is implemented by OS layers that can list the networks of
+// the machine's other interfaces (for a warning when a pushed range
+// overlaps the Wi-Fi's subnet).
+type localNetworks interface {
+	localNets(exclude string) []netip.Prefix
+}
 
 // live names the interfaces of tunnels running in this process, so that
 // Recover leaves them alone and a second Up on the same name is refused.
@@ -103,6 +111,11 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := ops.(preflighter); ok {
+		if err := p.preflight(); err != nil {
+			return nil, err
+		}
+	}
 	if err := claimInterface(cfg.Interface); err != nil {
 		return nil, err
 	}
@@ -155,7 +168,9 @@ func (t *Tunnel) up(ctx context.Context) error {
 	if err := t.dev.IpcSet(uapiConfig(cfg, nil)); err != nil {
 		return fmt.Errorf("cannot configure WireGuard: %w", err)
 	}
-	if t.uapi, err = uapiListen(t.name); err != nil {
+	// Named after the profile's interface (on macOS the utun differs), as
+	// the journal's socket entry above is.
+	if t.uapi, err = uapiListen(cfg.Interface); err != nil {
 		// Debugging aid only: the tunnel works without it.
 		t.log.Warn("`wg show` will not see this tunnel", "err", err)
 	} else {
@@ -217,6 +232,11 @@ func (t *Tunnel) applyRoutes(cfg Config) error {
 		}
 	}
 	add, remove := diffPrefixes(t.routes, next)
+	if l, ok := t.ops.(localNetworks); ok {
+		for _, w := range overlapsLocal(add, l.localNets(t.name)) {
+			t.log.Warn("a cluster range overlaps a network of this machine: addresses in the overlap go to the more specific route only", "overlap", w)
+		}
+	}
 	for _, p := range add {
 		if err := t.j.record(entry{Kind: kindRoute, Link: t.name, Prefix: p}); err != nil {
 			return err
@@ -224,6 +244,9 @@ func (t *Tunnel) applyRoutes(cfg Config) error {
 		err := t.ops.addRoute(t.name, p)
 		if errors.Is(err, errExists) {
 			_ = t.j.forget(func(e entry) bool { return e.Kind == kindRoute && e.Prefix == p })
+			if err != errExists { // the OS layer said who holds it
+				return fmt.Errorf("cannot route %s into the tunnel: %w", p, err)
+			}
 			return fmt.Errorf("cannot route %s into the tunnel: another interface already has that exact route "+
 				"(another VPN or ghostwire profile?); disconnect it and try again", p)
 		}
@@ -311,6 +334,11 @@ func (t *Tunnel) Close() error {
 	closeDevice := func() error {
 		if t.uapi != nil {
 			_ = t.uapi.Close()
+		}
+		if cp, ok := t.ops.(closePreparer); ok && t.tdev != nil {
+			if err := cp.beforeClose(t.name); err != nil {
+				t.log.Warn("could not empty the interface before removing it", "err", err)
+			}
 		}
 		if t.dev != nil {
 			t.dev.Close() // closes the TUN too: the kernel removes the interface

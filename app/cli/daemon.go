@@ -36,7 +36,7 @@ func (a *App) daemonCmd() *cobra.Command {
 			}
 			o.DNSMode = tunnel.DNSMode(dnsMode)
 			o.Socket = a.socket
-			o.Log = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: lv}))
+			o.Log = slog.New(slog.NewTextHandler(service.LogOutput(a.errOut), &slog.HandlerOptions{Level: lv}))
 			return service.Run(cmd.Context(), func(ctx context.Context) error { return daemon.Run(ctx, o) })
 		},
 	}

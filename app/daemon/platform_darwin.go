@@ -1,28 +1,131 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// DefaultStateDir holds profiles.json and the tunnel journals.
+// DefaultStateDir holds profiles.json and the tunnel journals (mode 0700,
+// root only; nothing secret is written there).
 const DefaultStateDir = "/Library/Application Support/ghostwire"
 
-// GroupName is the group whose members may use the daemon besides the administrators.
+// GroupName is the group whose members may use the daemon besides the
+// administrators and the person at the screen.
 const GroupName = "ghostwire"
 
-// TODO(darwin): the issue of this OS replaces every function below.
-var errTODO = fmt.Errorf("the ghostwire daemon is not written for darwin yet")
+// checkPrivileged refuses to start without the rights the tunnel needs.
+func checkPrivileged() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the ghostwire daemon must run as root (it creates the utun interface, routes and DNS settings): " +
+			"install it as a system service with `sudo ghostwire daemon install`, or run `sudo ghostwire daemon`")
+	}
+	return nil
+}
 
-func checkPrivileged() error { return errTODO }
+// harden keeps the daemon's memory (keys, tokens) out of core files and
+// away from debuggers: no core dumps, and PT_DENY_ATTACH refuses a
+// debugger's attach (lldb, dtrace's pid provider) even by root.
+func harden() error {
+	var errs []error
+	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}); err != nil {
+		errs = append(errs, fmt.Errorf("core dumps: %w", err))
+	}
+	if err := unix.PtraceDenyAttach(); err != nil {
+		errs = append(errs, fmt.Errorf("debugger attach: %w", err))
+	}
+	return errors.Join(errs...)
+}
 
-func harden() error { return errTODO }
+// socketMode is 0666: anyone may connect, and each connection's caller is
+// identified (LOCAL_PEERCRED) and authorized by AllowRootAndGroup. The
+// person at the screen must reach the daemon from the menu-bar app
+// without being in any group.
+func socketMode(string) os.FileMode { return 0o666 }
 
-// Listen creates the daemon's local API listener.
-func Listen(path string, mode os.FileMode) (net.Listener, error) { return nil, errTODO }
+// peerCred identifies the process at the other end of a unix socket.
+func peerCred(c net.Conn) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{}, errors.New("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{}, err
+	}
+	var cred *unix.Xucred
+	pid := -1
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
+		if p, err := unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID); err == nil {
+			pid = p
+		}
+	}); err != nil {
+		return Peer{}, err
+	}
+	if cerr != nil {
+		return Peer{}, cerr
+	}
+	gid := -1
+	if cred.Ngroups > 0 {
+		gid = int(cred.Groups[0]) // the effective group
+	}
+	return Peer{UID: int(cred.Uid), GID: gid, PID: pid}, nil
+}
 
-func peerCred(net.Conn) (Peer, error) { return Peer{}, errTODO }
+var macPolicy = callerPolicy{
+	daemonUID:  os.Geteuid(),
+	consoleUID: consoleUser,
+	groups:     []string{"admin", GroupName},
+	gidOf: func(name string) (int, bool) {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			return 0, false
+		}
+		gid, err := strconv.Atoi(g.Gid)
+		return gid, err == nil
+	},
+	groupsOf: func(uid int) []int {
+		u, err := user.LookupId(strconv.Itoa(uid))
+		if err != nil {
+			return nil
+		}
+		ids, err := u.GroupIds() // getgrouplist: directory services included
+		if err != nil {
+			return nil
+		}
+		var out []int
+		for _, s := range ids {
+			if g, err := strconv.Atoi(s); err == nil {
+				out = append(out, g)
+			}
+		}
+		return out
+	},
+	howToJoin: "sudo dseditgroup -o edit -a <user> -t user " + GroupName,
+}
 
-// AllowRootAndGroup decides who may use the daemon.
-func AllowRootAndGroup(p Peer) error { return errTODO }
+// consoleUser is the owner of /dev/console: the user logged in at the
+// screen (root at the login window).
+func consoleUser() (int, bool) {
+	fi, err := os.Stat("/dev/console")
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
+// AllowRootAndGroup decides who may use the daemon: root, the person at
+// the screen, administrators and members of the ghostwire group.
+func AllowRootAndGroup(p Peer) error { return macPolicy.allow(p) }

@@ -25,6 +25,15 @@ type RunOptions struct {
 	Timing engine.Timing
 }
 
+// prepareStateDir creates the state directory, private to the daemon. An
+// OS file may replace it (Windows sets an ACL and checks the owner).
+var prepareStateDir = func(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the state directory %s: %w", dir, err)
+	}
+	return nil
+}
+
 // Run is `ghostwire daemon`: it undoes what a crashed daemon left behind,
 // serves the local API, forwards OS events to the engines, and on ctx's end
 // brings every tunnel down and removes the peers from their servers.
@@ -48,8 +57,8 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := harden(); err != nil {
 		log.Warn("could not keep the daemon out of core dumps", "err", err)
 	}
-	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-		return fmt.Errorf("cannot create the state directory %s: %w", o.StateDir, err)
+	if err := prepareStateDir(o.StateDir); err != nil {
+		return err
 	}
 	journal := filepath.Join(o.StateDir, "journal")
 	if err := tunnel.Recover(journal, log); err != nil {
@@ -71,7 +80,10 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer os.Remove(o.Socket)
 
 	ours := regexp.MustCompile("^" + regexp.QuoteMeta(o.InterfacePrefix) + `[0-9]+$`)
-	if err := osevents.Watch(ctx, osevents.Options{Ignore: ours.MatchString, Log: log}, d.Notify); err != nil {
+	// Our interfaces: gw0... by name, and on macOS the utuns the kernel
+	// numbered for our tunnels.
+	ignore := func(name string) bool { return ours.MatchString(name) || tunnel.OwnsInterface(name) }
+	if err := osevents.Watch(ctx, osevents.Options{Ignore: ignore, Log: log}, d.Notify); err != nil {
 		log.Warn("some OS signals are not available", "err", err)
 	}
 

@@ -34,8 +34,7 @@ type Client struct {
 func NewClient(socketPath string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
+			return dialLocal(ctx, socketPath)
 		},
 		DisableCompression: true,
 	}
@@ -154,7 +153,7 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, errConnRefused) || isNoDaemon(err) {
-		return Errorf(CodeNoDaemon, "the ghostwire daemon is not running (no one listens on %s): start it with `sudo systemctl start ghostwire` or `sudo ghostwire daemon`", c.path)
+		return Errorf(CodeNoDaemon, "the ghostwire daemon is not running (no one listens on %s): %s", c.path, startDaemonHint)
 	}
 	if errors.Is(err, os.ErrPermission) {
 		return Errorf(CodeForbidden, "you may not talk to the ghostwire daemon on %s: ask your admin to add you to the ghostwire group", c.path)

@@ -7,8 +7,6 @@ import (
 	"syscall"
 )
 
-const defaultSocketPath = "/run/ghostwire/ghostwire.sock"
-
 var errConnRefused = syscall.ECONNREFUSED
 
 func isNoDaemon(err error) bool { return errors.Is(err, syscall.ENOENT) }

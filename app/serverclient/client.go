@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/server/api"
@@ -190,10 +192,7 @@ func transportError(host string, err error) error {
 func answerError(host string, status int, body []byte) error {
 	var e api.Error
 	if json.Unmarshal(body, &e) != nil || e.Code == "" {
-		msg := strings.TrimSpace(string(body))
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
+		msg := clean(string(body), 200)
 		kind := engine.ErrRejected
 		switch {
 		case status == http.StatusNotFound:
@@ -207,9 +206,9 @@ func answerError(host string, status int, body []byte) error {
 		}
 		return &engine.ServerError{Kind: kind, Message: fmt.Sprintf("the server %s answered %d %s: %s (is the URL a ghostwire server?)", host, status, http.StatusText(status), msg)}
 	}
-	msg := e.Message
+	msg := clean(e.Message, maxMessage)
 	if msg == "" {
-		msg = fmt.Sprintf("the server %s refused the request (%s)", host, e.Code)
+		msg = fmt.Sprintf("the server %s refused the request (%s)", host, clean(e.Code, 64))
 	}
 	kind := engine.ErrRejected
 	switch e.Code {
@@ -218,11 +217,37 @@ func answerError(host string, status int, body []byte) error {
 	case api.CodeUnauthorized:
 		kind = engine.ErrUnauthorized
 	case api.CodeForbidden:
+		// Signed in but not allowed (role, group, deny list, or a missing
+		// scope: 403 insufficient_scope): a person must act, signing in
+		// again would bring the same token.
 		kind = engine.ErrForbidden
 	case api.CodeUnavailable, api.CodeInternal, api.CodePoolExhausted:
+		// The server cannot serve now (its sign-in provider's keys
+		// unreachable, no endpoint yet...): retry, never sign in again.
 		kind = engine.ErrUnreachable
 	case api.CodeTooManyPeers, api.CodeConflict, api.CodeBadRequest:
 		kind = engine.ErrRejected
 	}
 	return &engine.ServerError{Kind: kind, Message: msg}
+}
+
+// maxMessage bounds a message from the server shown to a person.
+const maxMessage = 1000
+
+// clean makes text from the server fit to show in a terminal, a log or a
+// notification: valid UTF-8, no control characters (a hostile server could
+// otherwise move the cursor, clear the screen or forge lines), at most max
+// bytes.
+func clean(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "…"
+	}
+	return s
 }

@@ -224,11 +224,16 @@ func encodeICO(pngs [][]byte, sizes []int) []byte {
 
 func main() {
 	out := flag.String("out", "assets/icons", "folder to write the icons into")
+	app := flag.String("app", "assets/app", "folder to write the application icons into (macOS .icns)")
 	flag.Parse()
 	if err := generate(*out); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("wrote %d icons for linux, windows and darwin into %s\n", len(icons), *out)
+	if err := generateAppIcon(*app); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("wrote the macOS application icon into %s\n", *app)
 }
 
 // generate writes every icon into out/{linux,windows,darwin}.

@@ -54,6 +54,16 @@ type Config struct {
 	// DiscoveryURL is the base URL to fetch discovery from when it differs
 	// from Issuer (the document's issuer must still equal Issuer).
 	DiscoveryURL string
+	// KeysMaxAge is the longest a fetched JWKS is trusted (default
+	// DefaultKeysMaxAge, 15 min): a signing key the issuer withdraws is
+	// refused within this time. The issuer's Cache-Control max-age or
+	// Expires shortens it, down to KeysRefetchInterval.
+	KeysMaxAge time.Duration
+	// KeysRefetchInterval is the least time between two fetches of the
+	// JWKS (default DefaultKeysRefetchInterval, 1 min): a token with an
+	// unknown kid makes the server ask the issuer only when the last
+	// fetch is older, whatever the requests carry.
+	KeysRefetchInterval time.Duration
 	// HTTPClient fetches discovery and keys (default: a client with a 10 s
 	// timeout). Put a private CA here, never an insecure TLS setting.
 	HTTPClient *http.Client
@@ -101,6 +111,9 @@ func (c *Config) normalize() error {
 			errs = append(errs, fmt.Errorf("signing algorithm %q is not allowed (only asymmetric ones are)", a))
 		}
 	}
+	if c.KeysRefetchInterval < 0 || c.KeysMaxAge < 0 || (c.KeysMaxAge > 0 && c.KeysRefetchInterval > c.KeysMaxAge) {
+		errs = append(errs, fmt.Errorf("the key set's refetch interval (%s) must be positive and at most its maximum age (%s)", c.KeysRefetchInterval, c.KeysMaxAge))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("token verifier configuration: %w", errors.Join(errs...))
 	}
@@ -121,6 +134,12 @@ func (c *Config) normalize() error {
 		case len(c.AllowedGroups) > 0:
 			c.AccessName = "the group " + c.AllowedGroups[0]
 		}
+	}
+	if c.KeysMaxAge == 0 {
+		c.KeysMaxAge = max(DefaultKeysMaxAge, c.KeysRefetchInterval)
+	}
+	if c.KeysRefetchInterval == 0 {
+		c.KeysRefetchInterval = min(DefaultKeysRefetchInterval, c.KeysMaxAge)
 	}
 	if c.DiscoveryURL == "" {
 		c.DiscoveryURL = c.Issuer

@@ -1,6 +1,9 @@
 package verify
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Identity is who a verified token belongs to.
 type Identity struct {
@@ -8,7 +11,9 @@ type Identity struct {
 	// Entra, issuer + sub otherwise. Never an e-mail address.
 	Subject string
 	Issuer  string
-	// TenantID and ObjectID are set for Entra tokens.
+	// TenantID and ObjectID are set when the user is identified by Entra's
+	// rule (tid + oid, Config.TenantID set); empty for any other provider,
+	// whatever claims the token carries.
 	TenantID string
 	ObjectID string
 	// Name is for display and audit only (preferred_username, upn, email or
@@ -21,14 +26,19 @@ type Identity struct {
 	Admin bool
 }
 
-// Error is a refused token. Status is 401 (sign in again) or 403 (signed in,
-// not allowed); Message is for the person and says what to do.
+// Error is a refused token. Status is 401 (sign in again), 403 (signed in,
+// not allowed) or 503 (the token could not be checked now: try again);
+// Message is for the person and says what to do.
 type Error struct {
 	Status  int
 	Code    string
 	Message string
 	// Reason is the precise technical cause, for the audit log only.
 	Reason string
+	// Scope is the missing scope of an insufficient_scope refusal (RFC 6750).
+	Scope string
+	// RetryAfter, for 503, is when trying again may help.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

@@ -26,11 +26,13 @@ const rediscoverEvery = 2 * time.Second
 
 // Verifier checks access tokens; safe for concurrent use.
 type Verifier struct {
-	cfg Config
-	ctx context.Context // long-lived: the key set fetches with it
+	cfg  Config
+	ctx  context.Context // long-lived, never cancelled: the key set fetches with it
+	life context.Context // the background refresh of the key set ends with it
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	keys     *keySet
 	lastErr  error
 	lastTry  time.Time
 }
@@ -42,7 +44,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, ctx: oidc.ClientContext(context.WithoutCancel(ctx), cfg.HTTPClient)}
+	v := &Verifier{cfg: cfg, ctx: oidc.ClientContext(context.WithoutCancel(ctx), cfg.HTTPClient), life: ctx}
 	if _, err := v.discover(ctx); err != nil {
 		cfg.Logger.Warn("token issuer discovery failed; will retry on the next request", "issuer", cfg.Issuer, "error", err)
 	}
@@ -52,10 +54,19 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // Config is the effective configuration (defaults filled).
 func (v *Verifier) Config() Config { return v.cfg }
 
-// Ready is nil once the issuer's discovery document has been fetched.
+// Ready is nil while the issuer's discovery document and a usable key set
+// are held (fetching them if needed, within the key set's rate limit).
 func (v *Verifier) Ready(ctx context.Context) error {
-	_, err := v.discover(ctx)
-	return err
+	if _, err := v.discover(ctx); err != nil {
+		return err
+	}
+	return v.keySet().ready(ctx)
+}
+
+func (v *Verifier) keySet() *keySet {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.keys
 }
 
 func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
@@ -80,12 +91,24 @@ func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	if p.Endpoint().AuthURL == "" && p.Endpoint().TokenURL == "" {
 		v.cfg.Logger.Warn("issuer discovery has no endpoints", "issuer", v.cfg.Issuer)
 	}
-	v.verifier = p.VerifierContext(v.ctx, &oidc.Config{
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURL string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&doc); err != nil || doc.JWKSURL == "" {
+		v.lastErr = fmt.Errorf("the OpenID configuration of %s names no jwks_uri", v.cfg.Issuer)
+		return nil, v.lastErr
+	}
+	// Our own key set (keyset.go), not go-oidc's RemoteKeySet, which would
+	// fetch the JWKS again for every token it cannot verify.
+	v.keys = newKeySet(v.ctx, doc.JWKSURL, &v.cfg)
+	v.verifier = oidc.NewVerifier(doc.Issuer, v.keys, &oidc.Config{
 		ClientID:             v.cfg.Audience,
 		SupportedSigningAlgs: v.cfg.SigningAlgs,
 		Now:                  v.cfg.Now,
 	})
 	v.lastErr = nil
+	go v.keys.run(v.life)
 	return v.verifier, nil
 }
 
@@ -110,8 +133,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "unavailable",
 			Message: "the server cannot reach the sign-in provider right now: try again in a minute", Reason: err.Error()}
 	}
-	tok, err := ov.Verify(oidc.ClientContext(ctx, v.cfg.HTTPClient), raw)
+	var keyErr keyOutcome
+	tok, err := ov.Verify(context.WithValue(ctx, keyOutcomeKey{}, &keyErr), raw)
 	if err != nil {
+		if keyErr.err != nil {
+			return nil, v.keyError(keyErr.err)
+		}
 		return nil, v.classify(err, unverified)
 	}
 	var claims map[string]any
@@ -124,6 +151,31 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 			"nbf "+nbf.UTC().Format(time.RFC3339))
 	}
 	return v.authorize(tok, claims)
+}
+
+// keyError words a failure of the signature check.
+func (v *Verifier) keyError(err error) *Error {
+	var unavailable *keysUnavailableError
+	var notYet *keyNotYetError
+	switch {
+	case errors.As(err, &notYet):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: max(notYet.retry, time.Second),
+			Message: fmt.Sprintf("the access token is signed with a key this server has not seen yet; it asks the sign-in provider for new keys at most every %s: try again in %s (your sign-in is kept)",
+				v.cfg.KeysRefetchInterval, max(notYet.retry, time.Second).Round(time.Second)),
+			Reason: err.Error()}
+	case errors.As(err, &unavailable):
+		retry := unavailable.retry
+		if retry <= 0 {
+			retry = v.cfg.KeysRefetchInterval
+		}
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: retry,
+			Message: "the server cannot check your sign-in right now because it cannot fetch the sign-in provider's signing keys: try again in a minute (your sign-in is kept)",
+			Reason:  err.Error()}
+	case errors.Is(err, errUnknownKey):
+		return errUnauthorized("invalid_token",
+			"the access token is signed with a key your sign-in provider does not publish (it may have been withdrawn): sign in again", err.Error())
+	}
+	return errUnauthorized("invalid_token", "the access token is not valid (bad signature or format): sign in again", err.Error())
 }
 
 // classify turns a go-oidc failure into a message for a person.
@@ -159,21 +211,25 @@ func (v *Verifier) authorize(tok *oidc.IDToken, claims map[string]any) (*Identit
 			Reason:  fmt.Sprintf("tid %q, want %q", tid, c.TenantID)}
 	}
 	if c.RequiredScope != "" && !slices.Contains(v.scopes(claims), c.RequiredScope) {
-		return nil, errUnauthorized("missing_scope",
-			"the access token does not grant access to this VPN (scope "+c.RequiredScope+" missing): sign in again; if it persists, ask your admin to grant the client that scope",
-			fmt.Sprintf("scopes %v", v.scopes(claims)))
+		// RFC 6750 §3.1 insufficient_scope: signing in again brings the
+		// same token, so this is 403, for the admin to fix.
+		return nil, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Scope: c.RequiredScope,
+			Message: "your access token does not carry the scope " + c.RequiredScope + " that this VPN requires, so signing in again will not help: " +
+				"ask your admin to grant (and consent to) that scope for the ghostwire client",
+			Reason: fmt.Sprintf("scopes %v, want %s", v.scopes(claims), c.RequiredScope)}
 	}
 	oid, _ := claims["oid"].(string)
 	id := &Identity{
-		Issuer:   tok.Issuer,
-		TenantID: tid,
-		ObjectID: oid,
-		Name:     v.displayName(claims),
-		Roles:    stringList(claims[c.RolesClaim]),
-		Groups:   stringList(claims[c.GroupsClaim]),
+		Issuer: tok.Issuer,
+		Name:   v.displayName(claims),
+		Roles:  stringList(claims[c.RolesClaim]),
+		Groups: stringList(claims[c.GroupsClaim]),
 	}
 	if c.TenantID != "" && tid != "" && oid != "" {
+		// Entra's rule: the user is tid + oid. For any other provider an
+		// oid claim means nothing and is never used.
 		id.Subject = tok.Issuer + "#" + tid + "/" + oid
+		id.TenantID, id.ObjectID = tid, oid
 	} else {
 		if tok.Subject == "" {
 			return nil, errUnauthorized("invalid_token", "the access token names no user: sign in again", "no sub claim")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ghostwire/ghostwire/auth/verify"
 	"github.com/ghostwire/ghostwire/server/api"
 )
 
@@ -67,6 +68,10 @@ type Config struct {
 	GroupsClaim   string
 	ScopeClaim    string
 	IssuerCAFile  string
+	// The issuer's signing keys: trusted at most IssuerKeysMaxAge, fetched
+	// at most once per IssuerKeysRefetch.
+	IssuerKeysMaxAge  time.Duration
+	IssuerKeysRefetch time.Duration
 
 	// WireGuard.
 	Interface    string
@@ -138,6 +143,8 @@ func Default() Config {
 		AddressRest:       10 * time.Minute,
 		RegisterRate:      20,
 		RegisterBurst:     10,
+		IssuerKeysMaxAge:  verify.DefaultKeysMaxAge,
+		IssuerKeysRefetch: verify.DefaultKeysRefetchInterval,
 		RolesClaim:        "roles",
 		GroupsClaim:       "groups",
 		LogLevel:          "info",
@@ -180,6 +187,8 @@ func (c *Config) Flags() *pflag.FlagSet {
 	s(&c.GroupsClaim, "groups-claim", c.GroupsClaim, "claim holding group object IDs")
 	s(&c.ScopeClaim, "scope-claim", c.ScopeClaim, "claim holding the token's scopes (default scp, then scope)")
 	s(&c.IssuerCAFile, "issuer-ca-file", c.IssuerCAFile, "extra PEM CA bundle to trust when fetching the issuer's discovery and keys (private CA); never disables verification")
+	d(&c.IssuerKeysMaxAge, "issuer-keys-max-age", c.IssuerKeysMaxAge, "longest the issuer's signing keys (JWKS) are trusted before they are fetched again: a key the issuer withdraws is refused within this time (the issuer's Cache-Control can shorten it)")
+	d(&c.IssuerKeysRefetch, "issuer-keys-refetch-interval", c.IssuerKeysRefetch, "least time between two fetches of the issuer's JWKS, whatever tokens arrive (protects the issuer from forged tokens with unknown key ids)")
 
 	s(&c.Interface, "interface", c.Interface, "WireGuard interface name (≤ 15 characters)")
 	s(&c.WGMode, "wg-mode", c.WGMode, "WireGuard device: auto (kernel wg0, else embedded wireguard-go), kernel or userspace")
@@ -305,6 +314,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Provider() == api.ProviderOIDC && len(c.AllowedRoles) == 0 && len(c.AllowedGroups) == 0 && !c.AllowAnyUser {
 		bad("nobody could connect: set --allowed-roles (app roles, preferred) or --allowed-groups (group object IDs), or --allow-any-user")
+	}
+	if c.IssuerKeysRefetch < time.Second || c.IssuerKeysMaxAge < c.IssuerKeysRefetch || c.IssuerKeysMaxAge > 24*time.Hour {
+		bad("--issuer-keys-refetch-interval (%s) must be at least 1s and at most --issuer-keys-max-age (%s), itself at most 24h", c.IssuerKeysRefetch, c.IssuerKeysMaxAge)
 	}
 	if c.IssuerCAFile != "" {
 		if _, err := os.Stat(c.IssuerCAFile); err != nil {

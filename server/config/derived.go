@@ -68,6 +68,7 @@ func (c *Config) VerifyConfig() (verify.Config, error) {
 	set(&v.RolesClaim, c.RolesClaim)
 	set(&v.GroupsClaim, c.GroupsClaim)
 	set(&v.ScopeClaim, c.ScopeClaim)
+	v.KeysMaxAge, v.KeysRefetchInterval = c.IssuerKeysMaxAge, c.IssuerKeysRefetch
 	if c.IssuerCAFile != "" {
 		pem, err := os.ReadFile(c.IssuerCAFile)
 		if err != nil {

@@ -6,9 +6,12 @@
 //
 // One entry a line: a user's full subject as the server logs it
 // ("<issuer>#<tid>/<oid>" for Entra, "<issuer>#<sub>" otherwise), the part
-// after '#', or the Entra object ID (oid) alone. Entries are compared
-// without regard to case. '#' at the start of a line, or after a space,
-// starts a comment (subjects contain '#' themselves, never after a space).
+// after '#', or, for Entra only, the object ID (oid) alone. Entries match
+// by the provider's own identity rule (see Match): Entra's ids are GUIDs,
+// compared without regard to case; any other provider's sub is compared
+// exactly, and an oid claim means nothing there. '#' at the start of a
+// line, or after a space, starts a comment (subjects contain '#'
+// themselves, never after a space).
 package denylist
 
 import (
@@ -20,6 +23,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,17 +72,33 @@ func Parse(r io.Reader) ([]string, error) {
 	return out, nil
 }
 
-// Keys are the entries that name a user: the subject, the part after the
-// issuer ("<tid>/<oid>" or the sub), and the oid; lower case.
+// Keys are the entries that name a user, in the form they are compared in:
+// an Entra user (oid set: the server identified them by tid + oid) is named
+// by the subject, "<tid>/<oid>" or the oid, lower case (GUIDs); a user of
+// any other provider by the subject or the sub, exactly as they are (OpenID
+// sub values are case-sensitive).
 func Keys(subject, oid string) []string {
-	k := []string{strings.ToLower(subject)}
+	k := []string{subject}
 	if _, local, ok := strings.Cut(subject, "#"); ok && local != "" {
-		k = append(k, strings.ToLower(local))
+		k = append(k, local)
 	}
-	if oid != "" {
-		k = append(k, strings.ToLower(oid))
+	if oid == "" {
+		return k
+	}
+	k = append(k, oid)
+	for i := range k {
+		k[i] = strings.ToLower(k[i])
 	}
 	return k
+}
+
+// Match says whether entry (a deny-list line, or an admin's ?user=) names
+// the user with subject and Entra oid, by the rule of Keys.
+func Match(entry, subject, oid string) bool {
+	if oid != "" {
+		entry = strings.ToLower(entry)
+	}
+	return slices.Contains(Keys(subject, oid), entry)
 }
 
 // List is a deny list loaded from a file. A nil *List denies nobody.
@@ -87,7 +107,8 @@ type List struct {
 	log  *slog.Logger
 
 	mu      sync.RWMutex
-	entries map[string]string // lower case → as written
+	entries map[string]bool   // as written: for other providers' users
+	folded  map[string]string // lower case → as written: for Entra users
 	missing bool              // the file was absent at the last reload
 }
 
@@ -97,7 +118,7 @@ func New(path string, log *slog.Logger) (*List, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &List{path: path, log: log, entries: map[string]string{}, missing: true}
+	l := &List{path: path, log: log, entries: map[string]bool{}, folded: map[string]string{}, missing: true}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		log.Info("no deny list file yet: nobody is denied until it appears", "file", path)
 	}
@@ -133,13 +154,14 @@ func (l *List) Reload() (changed bool, err error) {
 			return false, fmt.Errorf("deny list %s: %w", l.path, err)
 		}
 	}
-	m := make(map[string]string, len(entries))
+	m, folded := make(map[string]bool, len(entries)), make(map[string]string, len(entries))
 	for _, e := range entries {
-		m[strings.ToLower(e)] = e
+		m[e] = true
+		folded[strings.ToLower(e)] = e
 	}
 	l.mu.Lock()
 	changed = !maps.Equal(m, l.entries)
-	l.entries, l.missing = m, missing
+	l.entries, l.folded, l.missing = m, folded, missing
 	l.mu.Unlock()
 	return changed, nil
 }
@@ -152,8 +174,12 @@ func (l *List) Denied(subject, oid string) (entry string, denied bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, k := range Keys(subject, oid) {
-		if e, ok := l.entries[k]; ok {
-			return e, true
+		if oid != "" {
+			if e, ok := l.folded[k]; ok {
+				return e, true
+			}
+		} else if l.entries[k] {
+			return k, true
 		}
 	}
 	return "", false

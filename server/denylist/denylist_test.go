@@ -57,6 +57,11 @@ func TestDenied(t *testing.T) {
 		{"https://idp#user-8", "", false},     // someone else
 		{"https://idp#user-77", "", false},    // no prefix matching
 		{"https://idp#x", "other-oid", false}, // other oid
+		// Other providers: exact, never by an oid (issue 10).
+		{"https://idp#USER-7", "", false},                 // sub values are case-sensitive
+		{"https://other#SUB-ONLY", "", false},             //
+		{"https://idp#" + oid, "", false},                 // the entry is an oid in upper case
+		{"https://idp#" + strings.ToUpper(oid), "", true}, // ... and so an exact sub
 	} {
 		if _, got := l.Denied(c.subject, c.oid); got != c.want {
 			t.Errorf("Denied(%q, %q) = %v", c.subject, c.oid, got)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -69,9 +68,8 @@ func (s *Server) deleteUserPeers(w http.ResponseWriter, r *http.Request) {
 			"say whose peers to remove: DELETE /v1/peers?user=<subject or oid> (one user, as listed by GET /v1/peers)", "no or several user parameters")
 		return
 	}
-	want := strings.ToLower(user)
 	removed, errs := s.o.Peers.RemoveWhere(r.Context(), func(o registry.Owner) bool {
-		return slices.Contains(denylist.Keys(o.Subject, o.ObjectID), want)
+		return denylist.Match(user, o.Subject, o.ObjectID)
 	}, registry.ReasonAdmin)
 	for _, e := range errs {
 		s.o.Logger.Error("removing a peer from the device failed", "error", e.Error())

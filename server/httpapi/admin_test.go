@@ -90,12 +90,16 @@ type adminEnv struct {
 
 // newAdminEnv is the API with the real verifier against the in-process
 // OpenID provider, and a deny list read from a file.
-func newAdminEnv(t *testing.T) *adminEnv {
+func newAdminEnv(t *testing.T) *adminEnv { t.Helper(); return newAdminEnvTenant(t, "") }
+
+// newAdminEnvTenant with a tenant id identifies users by Entra's rule
+// (tid + oid), as the server does for Entra.
+func newAdminEnvTenant(t *testing.T, tenant string) *adminEnv {
 	t.Helper()
 	e := &adminEnv{t: t, idp: devidp.NewTestServer(t, devidp.Options{}), dev: &keyDevice{keys: map[wgtypes.Key]bool{}}, logs: &syncBuf{}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	v, err := verify.New(context.Background(), verify.Config{
-		Issuer: e.idp.Issuer(), Audience: e.idp.Audience(), RequiredScope: e.idp.APIScope(),
+		Issuer: e.idp.Issuer(), Audience: e.idp.Audience(), RequiredScope: e.idp.APIScope(), TenantID: tenant,
 		AllowedRoles: []string{devidp.RoleUser}, AdminRoles: []string{devidp.RoleAdmin}, HTTPClient: e.idp.HTTPClient(),
 	})
 	if err != nil {
@@ -217,7 +221,7 @@ func TestAdminRemovesAllPeersOfUser(t *testing.T) {
 	a1 := e.register(devidp.UserAdmin)
 	del := func(token string, query string) (int, []byte) { return e.do("DELETE", api.PathPeers+query, token, nil) }
 
-	code, b := del(demo, "?user="+url.QueryEscape(e.claim(devidp.UserAdmin, "oid")))
+	code, b := del(demo, "?user="+url.QueryEscape(e.claim(devidp.UserAdmin, "sub")))
 	wantAPIError(t, code, b, 403, api.CodeForbidden, "admin role")
 	for _, q := range []string{"", "?user=", "?user=a&user=b", "?user=a&all=1"} {
 		code, b := del(admin, q)
@@ -226,14 +230,53 @@ func TestAdminRemovesAllPeersOfUser(t *testing.T) {
 	if !e.dev.has(a1) {
 		t.Fatal("a refused request removed a peer")
 	}
-	// By each name of the user: full subject, sub, oid (any case).
+	// A generic OpenID provider's user is named by the full subject or the
+	// sub, exactly: OpenID sub values are case-sensitive, and an oid claim
+	// means nothing there (issue 10: ?user=casey also removed CASEY's peers
+	// and those of a token carrying "oid":"casey").
 	demoSub, demoOID := e.claim(devidp.UserDemo, "sub"), e.claim(devidp.UserDemo, "oid")
-	for _, name := range []string{e.idp.Issuer() + "#" + demoSub, demoSub, strings.ToUpper(demoOID)} {
-		keys := []string{e.register(devidp.UserDemo), e.register(devidp.UserDemo), e.register(devidp.UserDemo)}
-		code, b := del(admin, "?user="+url.QueryEscape(name))
+	e.removeAllBy(t, admin, devidp.UserDemo, e.idp.Issuer()+"#"+demoSub, demoSub)
+	keys := []string{e.register(devidp.UserDemo)}
+	for _, other := range []string{strings.ToUpper(demoSub), demoOID, strings.ToUpper(e.idp.Issuer() + "#" + demoSub)} {
+		if code, b := del(admin, "?user="+url.QueryEscape(other)); code != 200 || !strings.Contains(string(b), `"removed":[]`) || !e.dev.has(keys[0]) {
+			t.Fatalf("?user=%s removed the generic provider's user: %d %s", other, code, b)
+		}
+	}
+	// 1 refusal (not admin) + 4 bad requests + 6 removals (one line each) + 5 allow lines.
+	if n := len(e.logs.auditLines("admin_delete")); n != 1+4+6+5 {
+		t.Fatalf("%d admin_delete audit lines", n)
+	}
+}
+
+// With Entra's identity rule (tid + oid) the user is also named by the oid
+// alone, and Entra's GUIDs compare without regard to case.
+func TestAdminRemovesAllPeersOfEntraUser(t *testing.T) {
+	e := newAdminEnvTenant(t, devidp.DefaultTenantID)
+	admin := e.token(devidp.UserAdmin)
+	a1 := e.register(devidp.UserAdmin)
+	oid, tid := e.claim(devidp.UserDemo, "oid"), e.claim(devidp.UserDemo, "tid")
+	subject := e.idp.Issuer() + "#" + tid + "/" + oid
+	e.removeAllBy(t, admin, devidp.UserDemo, subject, tid+"/"+oid, strings.ToUpper(oid), oid)
+	// The sub is not Entra's identity.
+	k := e.register(devidp.UserDemo)
+	if code, b := e.do("DELETE", api.PathPeers+"?user="+url.QueryEscape(e.claim(devidp.UserDemo, "sub")), admin, nil); code != 200 || !e.dev.has(k) {
+		t.Fatalf("removed by sub under Entra's rule: %d %s", code, b)
+	}
+	if !e.dev.has(a1) {
+		t.Fatal("the admin's own peer went")
+	}
+}
+
+// removeAllBy registers three peers for user and removes them by each name
+// in turn, checking the answer and the device.
+func (e *adminEnv) removeAllBy(t *testing.T, admin, user string, names ...string) {
+	t.Helper()
+	before := e.reg.Len()
+	for _, name := range names {
+		keys := []string{e.register(user), e.register(user), e.register(user)}
+		code, b := e.do("DELETE", api.PathPeers+"?user="+url.QueryEscape(name), admin, nil)
 		var out api.RemovedPeers
-		if code != 200 || json.Unmarshal(b, &out) != nil || out.User != name || len(out.Removed) != 3 || out.Removed[0].PublicKey != keys[0] ||
-			out.Removed[2].User != e.idp.Issuer()+"#"+demoSub {
+		if code != 200 || json.Unmarshal(b, &out) != nil || out.User != name || len(out.Removed) != 3 || out.Removed[0].PublicKey != keys[0] {
 			t.Fatalf("removing by %q: %d %s", name, code, b)
 		}
 		for _, k := range keys {
@@ -241,18 +284,9 @@ func TestAdminRemovesAllPeersOfUser(t *testing.T) {
 				t.Fatalf("by %q: %s still on the device", name, k)
 			}
 		}
-		if !e.dev.has(a1) || e.reg.Len() != 1 {
-			t.Fatalf("by %q: registry has %d peers", name, e.reg.Len())
+		if e.reg.Len() != before {
+			t.Fatalf("by %q: registry has %d peers, want %d", name, e.reg.Len(), before)
 		}
-	}
-	// Nobody left: still 200, nothing removed.
-	code, b = del(admin, "?user="+demoOID)
-	if code != 200 || !strings.Contains(string(b), `"removed":[]`) {
-		t.Fatalf("again: %d %s", code, b)
-	}
-	// 1 refusal (not admin) + 4 bad requests + 9 removals (one line each) + 4 allow lines.
-	if n := len(e.logs.auditLines("admin_delete")); n != 1+4+9+4 {
-		t.Fatalf("%d admin_delete audit lines", n)
 	}
 }
 
@@ -274,7 +308,7 @@ func TestDenyListReloadRemovesLivePeers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("# left the company\n" + e.claim(devidp.UserDemo, "oid") + "  # demo, ticket 1\n")
+	write("# left the company\n" + e.claim(devidp.UserDemo, "sub") + "  # demo, ticket 1\n")
 	deadline := time.Now().Add(5 * time.Second)
 	for e.dev.has(d1) || e.dev.has(d2) {
 		if time.Now().After(deadline) {

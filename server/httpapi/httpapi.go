@@ -5,8 +5,8 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +15,8 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -149,8 +151,55 @@ func (s *Server) handle(pattern, route string, h http.HandlerFunc) {
 	}))
 }
 
+// MaxHeaderBytes bounds a request's header (request line and fields) with
+// a JSON 431. Serve with http.Server.MaxHeaderBytes = HardMaxHeaderBytes:
+// net/http itself refuses longer headers before any handler runs, with a
+// plain-text 431 that cannot be changed.
+const (
+	MaxHeaderBytes     = 32 << 10
+	HardMaxHeaderBytes = 64 << 10
+)
+
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if n := headerBytes(r); n > MaxHeaderBytes {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, api.CodeBadRequest,
+			fmt.Sprintf("the request's header is %d bytes, more than the %d this server reads: send a shorter one (an access token is never that long)", n, MaxHeaderBytes))
+		s.o.Metrics.Requests.WithLabelValues("other", "431").Inc()
+		return
+	}
+	// ServeMux would answer a path that is not in canonical form (a raw
+	// '"', "//", "/./") with an HTML redirect; the API answers JSON only.
+	if p := r.URL.EscapedPath(); p != "*" && cleanPath(p) != p {
+		writeError(w, http.StatusBadRequest, api.CodeBadRequest,
+			fmt.Sprintf("the URL path %q is not in canonical form: escape the key in the path ('/' as %%2F, '+' as %%2B, '=' as %%3D; Go: url.PathEscape)", p))
+		s.o.Metrics.Requests.WithLabelValues("other", "400").Inc()
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux does.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// headerBytes is the size of the request line and header fields as sent
+// (HTTP/1) or decoded (HTTP/2).
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n + len(r.Host)
+}
 
 // notFound answers 405 when the path exists with other methods, else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
@@ -234,8 +283,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, action str
 			switch ve.Status {
 			case http.StatusForbidden:
 				status, code = http.StatusForbidden, api.CodeForbidden
+				if ve.Scope != "" { // RFC 6750 §3.1
+					w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="ghostwire", error="insufficient_scope", scope=%q`, ve.Scope))
+				}
 			case http.StatusServiceUnavailable:
 				status, code = http.StatusServiceUnavailable, api.CodeUnavailable
+				if ve.RetryAfter > 0 {
+					w.Header().Set("Retry-After", strconv.Itoa(int((ve.RetryAfter+time.Second-1)/time.Second)))
+				}
 			default:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ghostwire", error="invalid_token"`)
 			}
@@ -279,23 +334,33 @@ func (s *Server) deny(r *http.Request, w http.ResponseWriter, action string, id 
 }
 
 // decodeStrict reads one JSON object of at most api.MaxBodyBytes with no
-// unknown fields and nothing after it.
+// unknown fields, no member given twice, names in their exact case, and
+// nothing after it.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) (status int, msg string) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return http.StatusUnsupportedMediaType, fmt.Sprintf("send the body as JSON (Content-Type: application/json), not %q", ct)
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", api.MaxBodyBytes)
+		}
+		return http.StatusBadRequest, "request body could not be read: " + err.Error()
+	}
+	return decodeBody(b, v)
+}
+
+// decodeBody is decodeStrict once the body is read (also the fuzz target).
+func decodeBody(b []byte, v any) (status int, msg string) {
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooBig):
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", api.MaxBodyBytes)
 		case errors.Is(err, io.EOF):
 			return http.StatusBadRequest, "request body is empty: send a JSON object"
 		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
@@ -309,29 +374,12 @@ func decodeStrict(w http.ResponseWriter, r *http.Request, v any) (status int, ms
 		}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", api.MaxBodyBytes)
-		}
 		return http.StatusBadRequest, "request body must be a single JSON object with nothing after it"
 	}
+	if err := checkMembers(b, v); err != nil {
+		return http.StatusBadRequest, err.Error()
+	}
 	return 0, ""
-}
-
-// ParseKey accepts a WireGuard public key in standard base64 (44 characters).
-func ParseKey(s string) (wgtypes.Key, error) {
-	if len(s) != base64.StdEncoding.EncodedLen(wgtypes.KeyLen) {
-		return wgtypes.Key{}, fmt.Errorf("a WireGuard public key is %d characters of standard base64, this one has %d", base64.StdEncoding.EncodedLen(wgtypes.KeyLen), len(s))
-	}
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != wgtypes.KeyLen {
-		return wgtypes.Key{}, errors.New("the WireGuard public key is not valid standard base64 (as printed by `wg pubkey`)")
-	}
-	k, _ := wgtypes.NewKey(b)
-	if k == (wgtypes.Key{}) {
-		return wgtypes.Key{}, errors.New("the WireGuard public key is all zeros")
-	}
-	return k, nil
 }
 
 func checkDeviceName(s string) error {

@@ -40,6 +40,10 @@ func (t tokens) Verify(_ context.Context, raw string) (*verify.Identity, error) 
 		return nil, &verify.Error{Status: 403, Code: api.CodeForbidden, Message: "your account is not allowed to use this VPN (ask your admin for the VPN user role)", Reason: "no role"}
 	case "idp-down":
 		return nil, errors.New("fetching JWKS: connection refused")
+	case "noscope":
+		return nil, &verify.Error{Status: 403, Code: "insufficient_scope", Scope: "vpn.connect", Message: "your access token does not carry the scope vpn.connect", Reason: "scopes []"}
+	case "keys-down":
+		return nil, &verify.Error{Status: 503, Code: "unavailable", RetryAfter: 1500 * time.Millisecond, Message: "the server cannot check your sign-in right now: try again", Reason: "jwks 500"}
 	}
 	if id, ok := t[raw]; ok {
 		return id, nil
@@ -74,11 +78,12 @@ func (failingEndpoint) Endpoint() (string, error) {
 }
 
 type env struct {
-	srv    *httptest.Server
-	dev    *memDevice
-	logs   *bytes.Buffer
-	logsMu *sync.Mutex
-	srvKey wgtypes.Key
+	srv     *httptest.Server
+	handler *Server
+	dev     *memDevice
+	logs    *bytes.Buffer
+	logsMu  *sync.Mutex
+	srvKey  wgtypes.Key
 }
 
 type lockedBuf struct {
@@ -92,11 +97,11 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func newEnv(t *testing.T, cidr string, cap int, ep EndpointSource) *env {
+func newEnv(t testing.TB, cidr string, cap int, ep EndpointSource) *env {
 	return newEnvRate(t, cidr, cap, ep, 0)
 }
 
-func newEnvRate(t *testing.T, cidr string, cap int, ep EndpointSource, rate float64) *env {
+func newEnvRate(t testing.TB, cidr string, cap int, ep EndpointSource, rate float64) *env {
 	t.Helper()
 	p, err := pool.New(netip.MustParsePrefix(cidr), time.Hour, nil)
 	if err != nil {
@@ -129,7 +134,7 @@ func newEnvRate(t *testing.T, cidr string, cap int, ep EndpointSource, rate floa
 		Logger:  log,
 		Ready:   []Check{{Name: "endpoint", Func: func() error { _, err := ep.Endpoint(); return err }}},
 	})
-	e.srv = httptest.NewServer(s)
+	e.srv, e.handler = httptest.NewServer(s), s
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -223,6 +228,18 @@ func TestBadInputs(t *testing.T) {
 		{"control chars in name", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"device_name":"a\u0007b"}`, key), 400, api.CodeBadRequest, "printable"},
 		{"long name", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"device_name":%q}`, key, strings.Repeat("x", 65)), 400, api.CodeBadRequest, "64 characters"},
 		{"bad replaces", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"replaces":"nope"}`, key), 400, api.CodeBadRequest, "replaces"},
+		// Issue 10: the server's own key, keys no private key gives, members
+		// twice or in another case.
+		{"the server's own key", "alice", "application/json", fmt.Sprintf(`{"public_key":%q}`, e.srvKey), 400, api.CodeBadRequest, "server's own WireGuard key"},
+		{"low-order key", "alice", "application/json", `{"public_key":"X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc="}`, 400, api.CodeBadRequest, "low-order point"},
+		{"p+1", "alice", "application/json", `{"public_key":"7v///////////////////////////////////////38="}`, 400, api.CodeBadRequest, "not a reduced number"},
+		{"top bit set", "alice", "application/json", `{"public_key":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAIA="}`, 400, api.CodeBadRequest, "top bit"},
+		{"low-order replaces", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"replaces":"X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc="}`, key), 400, api.CodeBadRequest, "replaces: the WireGuard public key is a low-order point"},
+		{"member twice", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"public_key":%q}`, newKey(t), key), 400, api.CodeBadRequest, `"public_key" appears twice`},
+		{"member twice, nested", "alice", "application/json", fmt.Sprintf(`{"public_key":%q,"device_name":"x","device_name":"y"}`, key), 400, api.CodeBadRequest, "appears twice"},
+		{"name in another case", "alice", "application/json", fmt.Sprintf(`{"PUBLIC_KEY":%q}`, key), 400, api.CodeBadRequest, `case-sensitive (did you mean "public_key"?)`},
+		{"missing scope", "noscope", "application/json", good, 403, api.CodeForbidden, "scope vpn.connect"},
+		{"key set unreachable", "keys-down", "application/json", good, 503, api.CodeUnavailable, "try again"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +247,12 @@ func TestBadInputs(t *testing.T) {
 			wantError(t, code, b, tc.status, tc.code, tc.msg)
 			if tc.status == 401 && h.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
+			}
+			if tc.token == "noscope" && h.Get("WWW-Authenticate") != `Bearer realm="ghostwire", error="insufficient_scope", scope="vpn.connect"` {
+				t.Errorf("insufficient scope: WWW-Authenticate %q", h.Get("WWW-Authenticate"))
+			}
+			if tc.token == "keys-down" && h.Get("Retry-After") != "2" {
+				t.Errorf("503 Retry-After %q, want 2", h.Get("Retry-After"))
 			}
 		})
 	}

@@ -33,6 +33,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, err := ParseKey(req.PublicKey)
+	if err == nil && key == s.o.Network.ServerPublicKey {
+		err = errors.New("this is the server's own WireGuard key, not yours: send the public key of the key pair your client made")
+	}
 	if err != nil {
 		s.deny(r, w, action, id, "", http.StatusBadRequest, api.CodeBadRequest, "public_key: "+err.Error(), "bad public_key")
 		return

@@ -32,7 +32,12 @@ type Device struct {
 	log    *slog.Logger
 	client *wgctrl.Client
 	nl     *netlink.Handle
-	ns     netns.NsHandle
+	// ns is the device's namespace when Options.NetNS is set; nsMu keeps
+	// Close from closing it under a wireguard-go goroutine still entering
+	// it (nsBind, nsTUN), and inNS refuses to run once it is closed.
+	nsMu  sync.RWMutex
+	ns    netns.NsHandle
+	inOwn bool
 
 	// userspace only
 	wg   *device.Device
@@ -63,6 +68,7 @@ func Open(o Options) (d *Device, err error) {
 		if err != nil {
 			return d, fmt.Errorf("opening network namespace %q: %w", o.NetNS, err)
 		}
+		d.inOwn = true
 		d.nl, err = netlink.NewHandleAt(d.ns)
 	} else {
 		d.nl, err = netlink.NewHandle()
@@ -142,7 +148,11 @@ func (d *Device) openUserspace(o Options) error {
 			Verbosef: func(format string, args ...any) { o.Logger.Debug(fmt.Sprintf(format, args...), "interface", o.Name) },
 			Errorf:   func(format string, args ...any) { o.Logger.Warn(fmt.Sprintf(format, args...), "interface", o.Name) },
 		}
-		d.wg = device.NewDevice(tdev, conn.NewDefaultBind(), logger)
+		var bind conn.Bind = conn.NewDefaultBind()
+		if d.inOwn {
+			bind, tdev = &nsBind{Bind: bind, d: d}, &nsTUN{Device: tdev, d: d}
+		}
+		d.wg = device.NewDevice(tdev, bind, logger)
 		cfg := fmt.Sprintf("private_key=%x\nlisten_port=%d\n", o.PrivateKey[:], o.ListenPort)
 		if err := d.wg.IpcSet(cfg); err != nil {
 			return fmt.Errorf("configuring wireguard-go: %w", err)
@@ -177,8 +187,13 @@ func (d *Device) openUserspace(o Options) error {
 // inNS runs f on an OS thread inside the device's namespace (or directly
 // when there is none). The thread is discarded afterwards.
 func (d *Device) inNS(f func() error) error {
-	if !d.ns.IsOpen() {
+	d.nsMu.RLock()
+	defer d.nsMu.RUnlock()
+	if !d.inOwn {
 		return f()
+	}
+	if !d.ns.IsOpen() {
+		return errors.New("the WireGuard device is closed")
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -190,6 +205,46 @@ func (d *Device) inNS(f func() error) error {
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// nsBind opens wireguard-go's UDP sockets inside the device's namespace
+// whichever goroutine asks. wireguard-go rebinds from its TUN event
+// goroutine when the link goes down and up (and the fresh TUN reports
+// "down" at a moment of its own choosing), and that goroutine runs on any
+// OS thread, outside the namespace: the socket then listened in the host's
+// namespace and no handshake ever arrived. A socket keeps its namespace
+// once made, so only Open needs this. (Without PeekLookAtSocketFd the
+// sticky-socket route listener, which would also start in the wrong
+// namespace, is not started; the server answers from the address a packet
+// came to either way.)
+type nsBind struct {
+	conn.Bind
+	d *Device
+}
+
+func (b *nsBind) Open(port uint16) (fns []conn.ReceiveFunc, actual uint16, err error) {
+	err = b.d.inNS(func() error {
+		var e error
+		fns, actual, e = b.Bind.Open(port)
+		return e
+	})
+	return fns, actual, err
+}
+
+// nsTUN reads the TUN's MTU inside the device's namespace: wireguard-go
+// asks by interface name, from its event goroutine, after link changes.
+type nsTUN struct {
+	tun.Device
+	d *Device
+}
+
+func (t *nsTUN) MTU() (mtu int, err error) {
+	err = t.d.inNS(func() error {
+		var e error
+		mtu, e = t.Device.MTU()
+		return e
+	})
+	return mtu, err
 }
 
 // Kind is KindKernel or KindUserspace.
@@ -255,9 +310,11 @@ func (d *Device) Close() error {
 		if d.nl != nil {
 			d.nl.Close()
 		}
+		d.nsMu.Lock()
 		if d.ns.IsOpen() {
 			d.ns.Close()
 		}
+		d.nsMu.Unlock()
 	})
 	return errors.Join(errs...)
 }

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +119,78 @@ func TestUserspaceDeviceHandshake(t *testing.T) {
 func runIn(ns string, args ...string) (string, error) {
 	out, err := execCommand("ip", append([]string{"netns", "exec", ns}, args...)...)
 	return out, err
+}
+
+// udpBound says whether UDP port is bound in namespace ns ("" for the
+// test's own), read from /proc/net/udp and udp6 as seen from there.
+func udpBound(t *testing.T, ns string, port int) bool {
+	t.Helper()
+	var out string
+	var err error
+	if ns == "" {
+		// This thread's view: /proc/net is the thread group leader's, and
+		// the main thread may have been left inside a namespace.
+		ch := make(chan string)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var b []byte
+			for _, f := range []string{"/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"} {
+				c, _ := os.ReadFile(f)
+				b = append(b, c...)
+			}
+			ch <- string(b)
+		}()
+		out = <-ch
+	} else if out, err = runIn(ns, "cat", "/proc/net/udp", "/proc/net/udp6"); err != nil {
+		t.Fatalf("reading the sockets of %s: %v %s", ns, err, out)
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasSuffix(f[1], suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// wireguard-go brings its device up (binding its UDP socket) from its own
+// TUN event goroutine whenever the TUN reports "up": at start, at a moment
+// of its own choosing, and after the link went down and up. That goroutine
+// runs on any OS thread, outside the device's namespace. When the event
+// came between Open's listen_port (which binds nothing while the device is
+// down) and Open's own Up, the socket listened in the host's namespace and
+// no handshake ever arrived: the rare "no handshake within 10 s" of
+// TestUserspaceDeviceHandshake. Here the test's goroutine, outside the
+// namespace like wireguard-go's, brings the device down and up, every time.
+func TestUserspaceDeviceRebindsInsideItsNamespace(t *testing.T) {
+	testenv.RequireSystem(t)
+	ns := nstest.NS(t, "r")
+	name := fmt.Sprintf("gwsr%04x", rand.IntN(1<<16))
+	port := 40000 + rand.IntN(20000)
+	key, _ := wgtypes.GeneratePrivateKey()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	dev, err := Open(Options{Name: name, Mode: ModeUserspace, ListenPort: port, PrivateKey: key,
+		Address: netip.MustParsePrefix("100.81.2.1/24"), MTU: 1420, Logger: log, NetNS: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if !udpBound(t, ns, port) || udpBound(t, "", port) {
+		t.Fatalf("after Open: bound in the namespace %v, outside %v", udpBound(t, ns, port), udpBound(t, "", port))
+	}
+	for i := 0; i < 3; i++ {
+		// (A late event of wireguard-go's may bring it up again at once,
+		// from its own goroutine: outside the namespace too.)
+		if err := dev.wg.Down(); err != nil {
+			t.Fatal(err)
+		}
+		if err := dev.wg.Up(); err != nil {
+			t.Fatal(err)
+		}
+		if in, out := udpBound(t, ns, port), udpBound(t, "", port); !in || out {
+			t.Fatalf("cycle %d: Up from outside the namespace bound the socket inside: %v, outside: %v", i+1, in, out)
+		}
+	}
 }

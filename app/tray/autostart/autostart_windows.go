@@ -39,6 +39,7 @@ func Enable() error {
 	if err != nil {
 		return err
 	}
+	exe = guiProgram(exe, fileExists)
 	k, _, err := registry.CreateKey(registry.CURRENT_USER, runKey, registry.SET_VALUE)
 	if err != nil {
 		return fmt.Errorf("cannot open HKCU\\%s to start Ghostwire at login: %w", runKey, err)

@@ -153,12 +153,17 @@ func (d Desktop) ShowInfo(ctx context.Context, title, text string) error {
 	return d.command(ctx, c).Run()
 }
 
-// command runs the program Look found for c[0].
+// command runs the program Look found for c[0], without a console window
+// of its own on Windows (the tray has none to share).
 func (d Desktop) command(ctx context.Context, c []string) *exec.Cmd {
+	var cmd *exec.Cmd
 	if p, err := d.Look(c[0]); err == nil {
-		return exec.CommandContext(ctx, p, c[1:]...)
+		cmd = exec.CommandContext(ctx, p, c[1:]...)
+	} else {
+		cmd = exec.CommandContext(ctx, c[0], c[1:]...)
 	}
-	return exec.CommandContext(ctx, c[0], c[1:]...)
+	noConsole(cmd)
+	return cmd
 }
 
 func asQuote(s string) string {

@@ -88,3 +88,34 @@ func DialContext(t testing.TB, ns string) func(ctx context.Context, network, add
 		return r.c, r.err
 	}
 }
+
+// Listen opens a listener inside namespace ns (it stays there whichever
+// thread accepts), for a server the test runs that a process in ns reaches.
+func Listen(t testing.TB, ns, network, addr string) net.Listener {
+	t.Helper()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatalf("opening namespace %s: %v", ns, err)
+	}
+	defer h.Close()
+	type res struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if err := netns.Set(h); err != nil {
+			ch <- res{nil, err}
+			return
+		}
+		ln, err := net.Listen(network, addr)
+		ch <- res{ln, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("listening on %s in %s: %v", addr, ns, r.err)
+	}
+	t.Cleanup(func() { r.ln.Close() })
+	return r.ln
+}

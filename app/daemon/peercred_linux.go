@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -16,41 +15,16 @@ import (
 // GroupName is the group whose members may use the daemon besides root.
 const GroupName = "ghostwire"
 
-// Listen creates the unix socket at path: its directory 0755, the socket
-// 0660 owned by root and the ghostwire group when that group exists, else
-// 0600 (root only). mode, when non-zero, overrides the socket's mode (tests).
-func Listen(path string, mode os.FileMode) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create %s: %w", filepath.Dir(path), err)
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("another ghostwire daemon already listens on %s: stop it first", path)
-	}
-	_ = os.Remove(path) // a stale socket from a crash
-	// The socket is created under a restrictive umask so that no one can
-	// connect between bind and chmod.
-	old := unix.Umask(0o177)
-	l, err := net.Listen("unix", path)
-	unix.Umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %w", path, err)
-	}
-	perm := os.FileMode(0o600)
+// socketMode gives the socket to root and the ghostwire group when that
+// group exists (0660), else to root alone (0600).
+func socketMode(path string) os.FileMode {
 	if g, err := user.LookupGroup(GroupName); err == nil {
 		gid, _ := strconv.Atoi(g.Gid)
 		if err := os.Chown(path, 0, gid); err == nil {
-			perm = 0o660
+			return 0o660
 		}
 	}
-	if mode != 0 {
-		perm = mode
-	}
-	if err := os.Chmod(path, perm); err != nil {
-		l.Close()
-		return nil, err
-	}
-	return l, nil
+	return 0o600
 }
 
 func peerCred(c net.Conn) (Peer, error) {

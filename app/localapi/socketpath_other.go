@@ -1,0 +1,5 @@
+//go:build !windows && !darwin
+
+package localapi
+
+const defaultSocketPath = "/run/ghostwire/ghostwire.sock"

@@ -1,0 +1,7 @@
+//go:build !windows
+
+package desktop
+
+import "os/exec"
+
+func noConsole(*exec.Cmd) {}
