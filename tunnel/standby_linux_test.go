@@ -102,4 +102,3 @@ func waitPeerHandshake(t *testing.T, tn *Tunnel, pub Key) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
