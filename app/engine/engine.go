@@ -42,6 +42,10 @@ type Timing struct {
 	// ProbeBackoffMax bounds the wait between checks while the server
 	// cannot be reached.
 	ProbeBackoffMax time.Duration
+	// FailoverAfter replaces SuspectAfter while the server's other replicas
+	// are standby peers (failover.go): a false alarm costs a few forced
+	// handshakes, a real one is a failover whose gap this mostly is.
+	FailoverAfter time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -73,6 +77,7 @@ func (t Timing) withDefaults() Timing {
 	// forced handshake.
 	def(&t.SuspectAfter, time.Second)
 	def(&t.ProbeBackoffMax, 15*time.Second)
+	def(&t.FailoverAfter, 500*time.Millisecond)
 	return t
 }
 
@@ -122,6 +127,11 @@ type Engine struct {
 	key  *wgtypes.Key
 	peer *api.Peer
 	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
+	// activeName is the server replica the routes go to (with several).
+	activeName string
+	// later carries work for the run goroutine from its helpers (the
+	// background question about live replicas).
+	later chan func()
 }
 
 // New returns a disconnected engine.
@@ -132,7 +142,7 @@ func New(c Config) *Engine {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8)}
+	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), later: make(chan func(), 4)}
 	e.log = c.Log.With("profile", c.Name)
 	e.prof = localapi.Profile{Name: c.Name, Server: c.Server, State: localapi.StateDisconnected, Interface: c.Interface}
 	return e

@@ -96,7 +96,7 @@ func staleHandshake(keepalive time.Duration) time.Duration {
 
 // suspicion says why the connection looks dead, or "" if it does not.
 func (e *Engine) suspicion(st TunnelStats, quiet time.Duration, now, wall, calmUntil time.Time) string {
-	window := e.t.SuspectAfter
+	window := e.suspectWindow()
 	if now.Before(calmUntil) {
 		window = quietCalm
 	}
@@ -241,6 +241,7 @@ func (e *Engine) askPeer(ctx context.Context, token, key string) peerAnswer {
 // applyPeer records what the server says about our peer (its expiry moves
 // when the server extends it).
 func (e *Engine) applyPeer(peer api.Peer) {
+	e.applyReplicas(peer)
 	if e.peer == nil || peer.ExpiresAt.IsZero() {
 		return
 	}
