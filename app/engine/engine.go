@@ -127,8 +127,10 @@ type Engine struct {
 	key  *wgtypes.Key
 	peer *api.Peer
 	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
-	// activeName is the server replica the routes go to (with several).
+	// activeName is the server replica the routes go to (with several);
+	// lastMove is when they last moved (monotonic).
 	activeName string
+	lastMove   time.Time
 	// later carries work for the run goroutine from its helpers (the
 	// background question about live replicas).
 	later chan func()

@@ -53,7 +53,7 @@ const (
 	// this long (or, if longer, as long again as the standby took) to answer
 	// too before the routes move: both are in the same cluster, so an active
 	// replica that takes much longer than a standby is gone.
-	failoverGraceMin = 100 * time.Millisecond
+	failoverGraceMin = 50 * time.Millisecond
 	// refreshTimeout bounds the background question about live replicas.
 	refreshTimeout = 10 * time.Second
 )
@@ -70,18 +70,35 @@ func standbyOf(p api.Peer, active wgtypes.Key) []StandbyPeer {
 		}
 		out = append(out, StandbyPeer{Name: r.Name, PublicKey: k, Endpoint: r.Endpoint})
 	}
+	// Each replica lists itself first: the same set from another replica
+	// must compare equal.
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// failoverCalm replaces FailoverAfter for a while after a check found the
+// replica in use alive (calm, as quietCalm does with one server): a one-way
+// stream then costs one check every 2 s (three handshake initiations, about
+// 450 bytes), and a replica that dies meanwhile is left within 2 s.
+const failoverCalm = 2 * time.Second
 
 // suspectWindow is how long data may go unanswered before the connection
 // is checked: shorter with standby replicas, where a false alarm costs a
 // few forced handshakes and no change, and a real one is a failover whose
-// gap this window makes up most of.
-func (e *Engine) suspectWindow() time.Duration {
+// gap this window makes up most of. calm is the minute after a false alarm.
+func (e *Engine) suspectWindow(calm bool) time.Duration {
 	if e.tcfg != nil && len(e.tcfg.Standby) > 0 {
 		if _, ok := e.tun.(Replicas); ok {
+			// A move is not a false alarm: the replica it went to is as
+			// likely to go next (a rolling restart) as any.
+			if calm && (e.lastMove.IsZero() || e.c.Clock.Now().Sub(e.lastMove) > calmFor) {
+				return failoverCalm
+			}
 			return e.t.FailoverAfter
 		}
+	}
+	if calm {
+		return quietCalm
 	}
 	return e.t.SuspectAfter
 }
@@ -90,7 +107,7 @@ func (e *Engine) suspectWindow() time.Duration {
 // fifth of the window with standby replicas, so a dead replica is noticed
 // within the window and a fifth, not within the window and a whole Poll.
 func (e *Engine) pollEvery() time.Duration {
-	if w := e.suspectWindow(); w != e.t.SuspectAfter {
+	if w := e.suspectWindow(false); w != e.t.SuspectAfter {
 		return min(e.t.Poll, w/5)
 	}
 	return e.t.Poll
@@ -203,7 +220,8 @@ func (e *Engine) moved(ctx context.Context, to StandbyPeer, why string, took tim
 		}
 	}
 	cfg.Standby = append(cfg.Standby, old)
-	e.tcfg, e.activeName = &cfg, to.Name
+	sort.Slice(cfg.Standby, func(i, j int) bool { return cfg.Standby[i].Name < cfg.Standby[j].Name })
+	e.tcfg, e.activeName, e.lastMove = &cfg, to.Name, e.c.Clock.Now()
 	e.log.Info("the server replica in use stopped answering: routes moved to another replica (same key, same address)",
 		"because", why, "replica", to.Name, "endpoint", to.Endpoint, "took", took.Round(time.Millisecond))
 	e.update(func(p *localapi.Profile) { p.Endpoint = to.Endpoint })
@@ -258,7 +276,11 @@ func (e *Engine) applyReplicas(p api.Peer) {
 	cfg := *e.tcfg
 	cfg.Standby = next
 	e.tcfg = &cfg
-	e.log.Info("standby replicas updated", "standby", len(next))
+	var names []string
+	for _, s := range next {
+		names = append(names, s.Name)
+	}
+	e.log.Info("standby replicas updated", "standby", names)
 }
 
 // replicaName is the name of the replica that answered a registration.

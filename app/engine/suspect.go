@@ -96,10 +96,7 @@ func staleHandshake(keepalive time.Duration) time.Duration {
 
 // suspicion says why the connection looks dead, or "" if it does not.
 func (e *Engine) suspicion(st TunnelStats, quiet time.Duration, now, wall, calmUntil time.Time) string {
-	window := e.suspectWindow()
-	if now.Before(calmUntil) {
-		window = quietCalm
-	}
+	window := e.suspectWindow(now.Before(calmUntil))
 	if quiet >= window {
 		return fmt.Sprintf("data sent but nothing came back for %s", quiet.Round(100*time.Millisecond))
 	}

@@ -35,8 +35,6 @@ var shared struct {
 	s    *Server
 	dir  string
 	err  error
-	crds sync.Once
-	cerr error
 }
 
 // Shared returns the test binary's API server, started on first use (Main
@@ -92,13 +90,22 @@ func (s *Server) Namespace(t testing.TB, prefix string) string {
 	return name
 }
 
+// EnsureNamespace creates namespace name unless it exists.
+func (s *Server) EnsureNamespace(name string) error {
+	_, err := s.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
 // InstallCRDs applies the ha component's CustomResourceDefinitions (once per
 // server) and waits until the API serves them.
 func (s *Server) InstallCRDs(t testing.TB) {
 	t.Helper()
-	shared.crds.Do(func() { shared.cerr = s.installCRDs() })
-	if shared.cerr != nil {
-		t.Fatalf("installing the CRDs: %v", shared.cerr)
+	s.crds.Do(func() { s.crdErr = s.installCRDs() })
+	if s.crdErr != nil {
+		t.Fatalf("installing the CRDs: %v", s.crdErr)
 	}
 }
 
@@ -223,7 +230,7 @@ func (s *Server) ServerAccount(t testing.TB, ns string) *rest.Config {
 	if err != nil {
 		t.Fatalf("requesting a token for %s/%s: %v", ns, sa, err)
 	}
-	return &rest.Config{Host: s.URL, BearerToken: tr.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAFile: s.caFile}}
+	return &rest.Config{Host: s.URL, BearerToken: tr.Status.Token, TLSClientConfig: rest.TLSClientConfig{CAFile: s.caFile}, Dial: s.o.Dial}
 }
 
 // WriteKubeconfig writes cfg as a kubeconfig file (for a server process's

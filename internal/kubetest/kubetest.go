@@ -11,6 +11,7 @@
 package kubetest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -88,10 +89,14 @@ type Server struct {
 	caFile     string
 	adminToken string
 	etcdData   string
+	o          Options
 
 	mu   sync.Mutex
 	etcd *proc
 	api  *proc
+
+	crds   sync.Once
+	crdErr error
 }
 
 // proc is a started child process; done closes when it has exited.
@@ -100,14 +105,31 @@ type proc struct {
 	done chan struct{}
 }
 
+// Options place the API server somewhere other than the host's loopback.
+type Options struct {
+	// NetNS runs etcd and kube-apiserver inside this network namespace
+	// (`ip netns exec`), as a cluster's control plane.
+	NetNS string
+	// Address is where kube-apiserver listens (default 127.0.0.1).
+	Address string
+	// Dial reaches Address from this process (needed with NetNS).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
 // Start runs etcd and kube-apiserver with their files in dir, and waits
 // until the API answers /readyz (about 10–20 s).
-func Start(dir string) (*Server, error) {
+func Start(dir string) (*Server, error) { return StartWith(dir, Options{}) }
+
+// StartWith is Start with the server placed by o.
+func StartWith(dir string, o Options) (*Server, error) {
 	apiBin, etcdBin, err := Binaries()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, apiBin: apiBin}
+	if o.Address == "" {
+		o.Address = "127.0.0.1"
+	}
+	s := &Server{dir: dir, apiBin: apiBin, o: o}
 	ok := false
 	defer func() {
 		if !ok {
@@ -119,10 +141,10 @@ func Start(dir string) (*Server, error) {
 	if err != nil {
 		data = filepath.Join(dir, "etcd")
 	}
-	clientPort, peerPort := freePort(), freePort()
+	clientPort, peerPort := freePort(), freePort() // free on the host: in a new namespace every port is
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	s.etcd, err = start(filepath.Join(dir, "etcd.log"), etcdBin, "--name", "kubetest", "--data-dir", data,
+	s.etcd, err = s.start(filepath.Join(dir, "etcd.log"), etcdBin, "--name", "kubetest", "--data-dir", data,
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
 		"--initial-cluster", "kubetest="+peerURL, "--log-level", "warn")
@@ -140,11 +162,11 @@ func Start(dir string) (*Server, error) {
 		return nil, err
 	}
 	port := freePort()
-	s.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	s.URL = fmt.Sprintf("https://%s", net.JoinHostPort(o.Address, fmt.Sprint(port)))
 	certDir := filepath.Join(dir, "certs")
 	s.apiArgs = []string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--bind-address=" + o.Address, "--advertise-address=" + o.Address, fmt.Sprintf("--secure-port=%d", port),
 		"--cert-dir=" + certDir,
 		"--service-account-key-file=" + filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
@@ -164,7 +186,7 @@ func Start(dir string) (*Server, error) {
 	}
 	s.caFile = filepath.Join(certDir, "apiserver.crt")
 	s.Admin = &rest.Config{Host: s.URL, BearerToken: s.adminToken, TLSClientConfig: rest.TLSClientConfig{CAFile: s.caFile},
-		QPS: 500, Burst: 1000, Timeout: 30 * time.Second}
+		QPS: 500, Burst: 1000, Timeout: 30 * time.Second, Dial: o.Dial}
 	if s.Client, err = kubernetes.NewForConfig(s.Admin); err != nil {
 		return nil, err
 	}
@@ -179,7 +201,7 @@ func (s *Server) StartAPI() error {
 		s.mu.Unlock()
 		return errors.New("kube-apiserver is running already")
 	}
-	cmd, err := start(filepath.Join(s.dir, "kube-apiserver.log"), s.apiBin, s.apiArgs...)
+	cmd, err := s.start(filepath.Join(s.dir, "kube-apiserver.log"), s.apiBin, s.apiArgs...)
 	if err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("starting kube-apiserver: %w", err)
@@ -220,7 +242,7 @@ func (s *Server) waitReady(within time.Duration) error {
 		if p != nil && p.exited() {
 			return fmt.Errorf("kube-apiserver exited: %s\n%s", p.cmd.ProcessState, tail(filepath.Join(s.dir, "kube-apiserver.log"), 3000))
 		}
-		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: insecureForProbe()}}
+		hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: insecureForProbe(), DialContext: s.o.Dial}}
 		req, _ := http.NewRequest("GET", s.URL+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+s.adminToken)
 		if resp, err := hc.Do(req); err == nil {
@@ -247,6 +269,14 @@ func (p *proc) exited() bool {
 	default:
 		return false
 	}
+}
+
+func (s *Server) start(logPath, bin string, args ...string) (*proc, error) {
+	if s.o.NetNS != "" {
+		args = append([]string{"netns", "exec", s.o.NetNS, bin}, args...)
+		bin = "ip"
+	}
+	return start(logPath, bin, args...)
 }
 
 func start(logPath, bin string, args ...string) (*proc, error) {

@@ -195,29 +195,45 @@ func (p *Presence) LiveNames() map[string]bool {
 	return out
 }
 
-// run renews the record every third of the lease, and clears away the
-// records of replicas long gone (killed without a chance to delete theirs).
+// run renews the record every third of the lease, and at once when this
+// replica's readiness or endpoint changes (so clients hear of a replica
+// within half a second of it being ready); it also clears away the records
+// of replicas long gone (killed without a chance to delete theirs).
 func (p *Presence) run(ctx context.Context) {
 	defer close(p.done)
 	every := p.o.Lease / 3
 	logged := false
+	var last time.Time
+	var wrote string
 	for {
-		err := p.renew(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil && !logged:
-			p.log.Warn("cannot renew this replica's record in the Kubernetes API; retrying (clients may stop being told about it)", "error", err.Error())
-			logged = true
-		case err == nil && logged:
-			p.log.Info("this replica's record is renewed again")
-			logged = false
+		state := p.state()
+		if now := p.o.Now(); now.Sub(last) >= every || state != wrote {
+			err := p.renew(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil && !logged:
+				p.log.Warn("cannot renew this replica's record in the Kubernetes API; retrying (clients may stop being told about it)", "error", err.Error())
+				logged = true
+			case err == nil && logged:
+				p.log.Info("this replica's record is renewed again")
+				logged = false
+			}
+			if err == nil {
+				last, wrote = now, state
+			}
+			p.collect(ctx)
 		}
-		p.collect(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(every):
+		case <-time.After(min(every, 500*time.Millisecond)):
 		}
 	}
+}
+
+// state sums up what the record says about this replica, to notice changes.
+func (p *Presence) state() string {
+	ep, _ := p.o.Endpoint()
+	return fmt.Sprint(p.o.Ready() == nil, ep)
 }
 
 func (p *Presence) desired() *records.Replica {
