@@ -13,6 +13,8 @@ SYSTEM_TEST_TARGETS += test-ha
 .PHONY: test-ha kube-apiserver
 
 deps: $(KUBE_APISERVER)
+# The end-to-end replica scenarios and the replica benchmarks run it too.
+test-e2e bench-server bench-e2e: $(KUBE_APISERVER)
 
 ## kube-apiserver: build and cache the API server the HA tests run (once)
 kube-apiserver: $(KUBE_APISERVER)
