@@ -375,3 +375,25 @@ func TestStandbyOf(t *testing.T) {
 		t.Fatalf("standbyOf = %+v", got)
 	}
 }
+
+// A false alarm (the replica in use answered) calms the check for a minute
+// to 2 s, not to the 15 s of one server: a replica that dies right after is
+// still left within about 2.5 s.
+func TestFailoverAfterAFalseAlarm(t *testing.T) {
+	rr := newReplicaRig(t)
+	rr.connect()
+	rr.tuns.mu.Lock()
+	rr.tuns.load, rr.tuns.oneWay = true, true
+	rr.tuns.mu.Unlock()
+	rr.advance(2*time.Second, 10*time.Millisecond) // a check finds the replica alive
+	rr.tuns.mu.Lock()
+	rr.tuns.oneWay = false
+	rr.tuns.mu.Unlock()
+	rr.advance(time.Second, 10*time.Millisecond)
+	rr.api.kill(0)
+	killed := rr.clock.Now()
+	rr.until("the routes on another replica", 10*time.Millisecond, func(localapi.Profile) bool { return rr.active() != rr.replicaKey(0) })
+	if gap := rr.clock.Now().Sub(killed); gap > failoverCalm+failoverCalm/5+failoverGraceMin+100*time.Millisecond {
+		t.Fatalf("the move took %v after a false alarm", gap)
+	}
+}
