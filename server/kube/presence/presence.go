@@ -282,6 +282,14 @@ func (p *Presence) renew(ctx context.Context) error {
 	} else {
 		want.ResourceVersion = mine.ResourceVersion
 		got, err = p.o.Client.UpdateReplica(ctx, want)
+		if apierrors.IsConflict(err) {
+			if cur, gerr := p.o.Client.GetReplica(ctx, p.o.Name); gerr == nil && cur.Spec.PublicKey != want.Spec.PublicKey {
+				// Two processes renewing one name take turns: clients and the
+				// idle votes see one of them at a time.
+				p.log.Error("another replica announces itself under this replica's name: give every replica its own --replica-name (a StatefulSet's pod names are)",
+					"other_key", cur.Spec.PublicKey)
+			}
+		}
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 			p.mu.Lock()
 			p.mine = nil
