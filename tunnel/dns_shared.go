@@ -61,8 +61,8 @@ func (f *managedFile) content() []byte {
 			plain = true
 		}
 	}
-	if plain { // resolv.conf-only mode keeps the original servers as a fallback
-		ns = append(ns, parseResolvConf(f.original).nameservers...)
+	if plain { // resolv.conf-only mode keeps the system's servers as a fallback
+		ns = append(ns, systemNameservers(f.original)...)
 	}
 	return resolvConfContent(f.original, strings.Join(names, ", "), ns, search)
 }
@@ -109,7 +109,9 @@ func joinResolvConf(path string, u *dnsUser, log *slog.Logger) error {
 	}
 	startedStub := false
 	if u.stub && f.stub == nil {
-		upstream := port53(parseResolvConf(f.original).nameservers)
+		// Names outside the clusters' domains go where they went before,
+		// also when resolv.conf named no server (the resolver's defaults).
+		upstream := port53(systemNameservers(f.original))
 		s, err := startStub(u.stubAddr, upstream, log)
 		if err != nil {
 			return err

@@ -59,7 +59,8 @@
 //   - otherwise the stub: a small forwarder on Config.StubAddress (default
 //     127.0.0.153:53; github.com/miekg/dns)
 //     sends the match and search domains to the cluster's DNS and every other
-//     name to the nameservers resolv.conf had; resolv.conf is rewritten to
+//     name to the nameservers resolv.conf had (with none, empty or missing,
+//     where the resolver goes then: 127.0.0.1:53, then [::1]:53); resolv.conf is rewritten to
 //     point at it with the search domains added. Real split DNS on
 //     resolv.conf systems.
 //   - DNSResolvConf (only when asked): cluster DNS first in resolv.conf, then

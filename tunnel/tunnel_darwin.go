@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.zx2c4.com/wireguard/ipc"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -76,24 +74,6 @@ func (t ownedTUN) Close() error {
 	err := t.Device.Close()
 	disownInterface(t.name)
 	return err
-}
-
-// The UAPI socket is named after the profile's interface name (gw0), not
-// the utun, so that `sudo wg show gw0` works as on Linux; tunnel.go passes
-// that name.
-func uapiSocketPath(name string) string { return filepath.Join("/var/run/wireguard", name+".sock") }
-
-func uapiListen(name string) (net.Listener, error) {
-	f, err := ipc.UAPIOpen(name)
-	if err != nil {
-		return nil, err
-	}
-	l, err := ipc.UAPIListen(name, f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return l, nil
 }
 
 func linkIndexByName(name string) (int, error) {

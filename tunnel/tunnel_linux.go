@@ -5,30 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-	"golang.zx2c4.com/wireguard/ipc"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
 func createTUN(name string, mtu int) (tun.Device, error) { return tun.CreateTUN(name, mtu) }
-
-func uapiSocketPath(name string) string { return filepath.Join("/var/run/wireguard", name+".sock") }
-
-func uapiListen(name string) (net.Listener, error) {
-	f, err := ipc.UAPIOpen(name)
-	if err != nil {
-		return nil, err
-	}
-	l, err := ipc.UAPIListen(name, f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return l, nil
-}
 
 func linkIndexByName(name string) (int, error) {
 	l, err := netlink.LinkByName(name)

@@ -29,6 +29,7 @@ const (
 	ExitConflict    = 7   // routes overlap another connected profile
 	ExitNotFound    = 8   // no such profile
 	ExitUnsupported = 9   // not supported on this OS yet
+	ExitDeviceCap   = 10  // your account has as many devices connected as the server allows
 	ExitInterrupted = 130 // Ctrl-C: the connection attempt was cancelled
 )
 
@@ -43,6 +44,7 @@ const exitCodesHelp = `Exit codes:
   7    the routes overlap another connected profile
   8    no such profile
   9    not supported on this OS yet
+  10   your account has as many devices connected as the server allows
   130  interrupted (Ctrl-C); the connection attempt was cancelled`
 
 // exitError carries an exit code with the message to print.
@@ -79,6 +81,8 @@ func codeFor(code string) int {
 		return ExitNotFound
 	case localapi.CodeUnsupportedOS:
 		return ExitUnsupported
+	case localapi.CodeDeviceCap:
+		return ExitDeviceCap
 	}
 	return ExitError
 }
@@ -112,6 +116,7 @@ type App struct {
 	socket string
 	out    io.Writer
 	errOut io.Writer
+	link   linkHooks // tests replace the outside world of open-link
 }
 
 func (a *App) client() *localapi.Client { return localapi.NewClient(a.socket) }
@@ -140,7 +145,7 @@ func (a *App) NewRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath())}
 	})
-	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.extendCmd(), a.daemonCmd(), a.trayCmd())
+	root.AddCommand(a.upCmd(), a.downCmd(), a.statusCmd(), a.loginCmd(), a.logoutCmd(), a.extendCmd(), a.profileCmd(), a.daemonCmd(), a.trayCmd(), a.openLinkCmd())
 	return root
 }
 

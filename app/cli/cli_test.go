@@ -102,6 +102,17 @@ func (s *scripted) Login(ctx context.Context, req localapi.ProfileRequest) error
 }
 func (s *scripted) Logout(ctx context.Context, req localapi.ProfileRequest) error { return nil }
 func (s *scripted) Extend(ctx context.Context, req localapi.ProfileRequest) error { return nil }
+func (s *scripted) Remove(ctx context.Context, req localapi.ProfileRequest) error {
+	s.mu.Lock()
+	if req.Profile == "" || req.Profile != s.prof.Name {
+		s.mu.Unlock()
+		return localapi.Errorf(localapi.CodeNotFound, "there is no profile %q", req.Profile)
+	}
+	s.prof = localapi.Profile{}
+	s.seq++
+	s.mu.Unlock()
+	return nil
+}
 
 func serve(t *testing.T) (*scripted, string) {
 	t.Helper()
@@ -138,7 +149,9 @@ func TestUpOutcomesAndExitCodes(t *testing.T) {
 		{"https://expired.test", ExitSignIn, []string{"ghostwire login"}},
 		{"https://down.test", ExitUnreachable, []string{"cannot reach"}},
 		{"https://overlap.test", ExitConflict, []string{`"prod"`}},
-		{"http://bad.test", ExitUsage, []string{"https://"}},
+		{"http://bad.test", ExitUsage, []string{"use https"}},
+		{"https://vpn.test:99999", ExitUsage, []string{"port"}},
+		{"https://vpn.test/vpn/path", ExitUsage, []string{"has a path"}},
 	} {
 		out, code := runCLI(t, sock, "up", c.server, "--no-browser")
 		if code != c.code {

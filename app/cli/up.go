@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghostwire/ghostwire/app/localapi"
+	"github.com/ghostwire/ghostwire/app/serverclient"
 )
 
 func (a *App) upCmd() *cobra.Command {
@@ -32,7 +33,13 @@ func (a *App) upCmd() *cobra.Command {
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
-				req.Server = args[0]
+				// Checked here too, so a malformed URL is a usage error
+				// (exit 2) even when the daemon is not running.
+				u, err := serverclient.ParseServerURL(args[0])
+				if err != nil {
+					return exitWith(ExitUsage, "%v", err)
+				}
+				req.Server = u.String()
 			}
 			if caFile != "" {
 				pem, err := readCA(caFile)
@@ -202,10 +209,16 @@ func (a *App) downCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			shown := false
 			for _, p := range st.Profiles {
 				if req.All || p.Name == req.Profile || (req.Profile == "" && (len(st.Profiles) == 1 || p.Name == "default")) {
 					fmt.Fprintf(a.out, "%s: %s\n", p.Name, p.State)
+					shown = true
 				}
+			}
+			if !shown && !req.All {
+				// A profile that never connected is forgotten at down.
+				fmt.Fprintf(a.out, "%s: %s (never connected: not kept)\n", orDefault(req.Profile), localapi.StateDisconnected)
 			}
 			return nil
 		},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
@@ -39,6 +40,7 @@ func TestPrivateCAKeptAsText(t *testing.T) {
 	if string(gotAPI) != ca {
 		t.Fatalf("the server client got CA %q", gotAPI)
 	}
+	waitConnected(t, d) // a new profile is kept once it has connected
 	d.Shutdown()
 	saved, _ := os.ReadFile(filepath.Join(dir, "profiles.json"))
 	if !strings.Contains(string(saved), "BEGIN CERTIFICATE") || strings.Contains(string(saved), "ca_file") {
@@ -69,5 +71,20 @@ func TestPrivateCAKeptAsText(t *testing.T) {
 	}
 	if st := d.Status(); len(st.Profiles) != 1 || st.Profiles[0].Name != "old" {
 		t.Fatalf("the old profile was not kept: %+v", st.Profiles)
+	}
+}
+
+func waitConnected(t *testing.T, d *Daemon) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := d.Status()
+		if len(st.Profiles) == 1 && st.Profiles[0].State == localapi.StateConnected {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not connected: %+v", st.Profiles)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

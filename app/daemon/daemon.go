@@ -52,6 +52,11 @@ type Daemon struct {
 	log *slog.Logger
 	bc  localapi.Broadcaster
 
+	// changeMu serializes what creates, changes or removes profiles; it
+	// is held while a new server is asked for its config, never by a
+	// call that only reads or drives engines.
+	changeMu sync.Mutex
+
 	mu       sync.Mutex
 	seq      uint64
 	profiles map[string]*profile
@@ -61,6 +66,10 @@ type Daemon struct {
 type profile struct {
 	set Settings
 	eng *engine.Engine
+	api engine.API
+	// saved: the profile is in profiles.json. A new profile is written
+	// only once it has connected: one whose first `up` failed is not kept.
+	saved bool
 }
 
 // New loads the saved profiles (disconnected) and returns the daemon.
@@ -102,6 +111,7 @@ func New(opt Options) (*Daemon, error) {
 			d.log.Warn("skipping a saved profile that cannot be used", "profile", s.Name, "err", err)
 			continue
 		}
+		p.saved = true
 		d.profiles[s.Name] = p
 	}
 	return d, nil
@@ -118,12 +128,14 @@ func (d *Daemon) newProfile(s Settings) (*profile, error) {
 	if err != nil {
 		return nil, localapi.Errorf(localapi.CodeBadRequest, "%v", err)
 	}
-	eng := engine.New(engine.Config{
+	p := &profile{set: s, api: client}
+	p.eng = engine.New(engine.Config{
 		Name: s.Name, Server: s.Server, Interface: s.Interface, DeviceName: d.opt.DeviceName,
 		API: client, NewSignIn: func(cfg api.Config) (engine.SignIn, error) { return d.opt.NewSignIn(cfg, ca) }, Tunnels: d.opt.Tunnels, Clock: d.opt.Clock,
-		Claim: d.claim, Release: d.release, OnChange: d.publish, Log: d.log, Timing: d.opt.Timing,
+		Claim: d.claim, Release: d.release, OnChange: func() { d.changed(p) }, Log: d.log, Timing: d.opt.Timing,
+		LastPeer: s.LastPeer, OnLastPeer: func(pub string) { d.lastPeer(p, pub) },
 	})
-	return &profile{set: s, eng: eng}, nil
+	return p, nil
 }
 
 // Status is the whole state, profiles sorted by name.
@@ -188,77 +200,6 @@ func (d *Daemon) namesLocked() []string {
 	return ns
 }
 
-// Up creates or updates the profile and starts connecting.
-func (d *Daemon) Up(ctx context.Context, req localapi.UpRequest) error {
-	d.mu.Lock()
-	name, err := d.resolveName(req.Profile)
-	if err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	p := d.profiles[name]
-	var old *engine.Engine
-	if req.Server != "" || req.CAPEM != "" {
-		s := Settings{Name: name}
-		if p != nil {
-			s = p.set
-		}
-		if req.Server != "" {
-			u, err := serverclient.ParseServerURL(req.Server)
-			if err != nil {
-				d.mu.Unlock()
-				return localapi.Errorf(localapi.CodeBadRequest, "%v", err)
-			}
-			s.Server = u.String()
-		}
-		if req.CAPEM != "" {
-			if err := localapi.CheckCAPEM([]byte(req.CAPEM)); err != nil {
-				d.mu.Unlock()
-				return localapi.Errorf(localapi.CodeBadRequest, "the private CA cannot be used: %v", err)
-			}
-			s.CAPEM = req.CAPEM
-		}
-		if s.Server == "" {
-			d.mu.Unlock()
-			return localapi.Errorf(localapi.CodeBadRequest, "profile %q has no server yet: run `ghostwire up https://vpn.example.com`", name)
-		}
-		if s.Interface == "" {
-			s.Interface = d.freeInterfaceLocked()
-		}
-		if p == nil || s != p.set {
-			np, err := d.newProfile(s)
-			if err != nil {
-				d.mu.Unlock()
-				return err
-			}
-			if p != nil {
-				old = p.eng
-			}
-			d.profiles[name] = np
-			p = np
-			if err := d.saveLocked(); err != nil {
-				d.mu.Unlock()
-				return localapi.Errorf(localapi.CodeInternal, "%v", err)
-			}
-		}
-	}
-	d.mu.Unlock()
-	if p == nil {
-		return localapi.Errorf(localapi.CodeNotFound, "there is no profile %q yet: run `ghostwire up https://vpn.example.com` (with --profile %s)", name, name)
-	}
-	if old != nil {
-		old.Down() // the server or CA changed: the old connection goes
-	}
-	mode := engine.SignInAuto
-	if req.DeviceCode {
-		mode = engine.SignInDeviceCode
-	}
-	d.log.Info("up", "profile", name, "server", p.set.Server)
-	p.eng.Up(mode)
-	d.publish()
-	return nil
-}
-
 func (d *Daemon) freeInterfaceLocked() string {
 	used := map[string]bool{}
 	for _, p := range d.profiles {
@@ -297,7 +238,8 @@ func (d *Daemon) targets(req localapi.ProfileRequest) ([]*engine.Engine, error) 
 	return []*engine.Engine{p.eng}, nil
 }
 
-// Down disconnects the named profile, or all.
+// Down disconnects the named profile, or all. A profile that never
+// connected (its first `up` failed or was cancelled) is forgotten.
 func (d *Daemon) Down(ctx context.Context, req localapi.ProfileRequest) error {
 	es, err := d.targets(req)
 	if err != nil {
@@ -305,6 +247,7 @@ func (d *Daemon) Down(ctx context.Context, req localapi.ProfileRequest) error {
 	}
 	for _, e := range es {
 		e.Down()
+		d.dropTentative(e.Profile().Name)
 	}
 	return nil
 }
@@ -351,23 +294,42 @@ func (d *Daemon) Extend(ctx context.Context, req localapi.ProfileRequest) error 
 	return nil
 }
 
-// Notify hands an OS event to every profile.
-func (d *Daemon) Notify(ev engine.Event) {
+// engines returns every profile's engine.
+func (d *Daemon) engines() []*engine.Engine {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	es := make([]*engine.Engine, 0, len(d.profiles))
 	for _, p := range d.profiles {
-		p.eng.Notify(ev)
+		es = append(es, p.eng)
+	}
+	return es
+}
+
+// Notify hands an OS event to every profile. After a wake or a network
+// change the pooled connections to the servers may ride an address that is
+// gone: they are closed first.
+func (d *Daemon) Notify(ev engine.Event) {
+	for _, e := range d.engines() {
+		if ev == engine.EventWake || ev == engine.EventNetworkChange {
+			e.DropConnections()
+		}
+		e.Notify(ev)
+	}
+}
+
+// DropConnections closes every profile's idle connections to its server and
+// identity provider. The daemon calls it at every change of the network as
+// it happens (not debounced): a `down` right after the address changed
+// then dials afresh instead of waiting on a dead connection.
+func (d *Daemon) DropConnections() {
+	for _, e := range d.engines() {
+		e.DropConnections()
 	}
 }
 
 // Shutdown brings every tunnel down and removes the peers from the servers.
 func (d *Daemon) Shutdown() {
-	d.mu.Lock()
-	var es []*engine.Engine
-	for _, p := range d.profiles {
-		es = append(es, p.eng)
-	}
-	d.mu.Unlock()
+	es := d.engines()
 	var wg sync.WaitGroup
 	for _, e := range es {
 		wg.Add(1)

@@ -31,15 +31,33 @@ type memAPI struct {
 	routes []string
 	peers  map[string]bool
 	n      int
+	// configErr and registerErr make those calls fail.
+	configErr, registerErr error
+	// holdDelete holds every DELETE until its context ends.
+	holdDelete bool
+	registers  []api.RegisterRequest
+	idleCloses int
 }
 
 func (m *memAPI) Config(context.Context) (api.Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.configErr != nil {
+		return api.Config{}, m.configErr
+	}
 	return api.Config{Provider: api.ProviderOIDC, Issuer: "https://idp.test", ClientID: "gw"}, nil
 }
+
+func (m *memAPI) CloseIdleConnections() { m.mu.Lock(); m.idleCloses++; m.mu.Unlock() }
 
 func (m *memAPI) Register(_ context.Context, tok string, req api.RegisterRequest) (api.Peer, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.registers = append(m.registers, req)
+	if m.registerErr != nil {
+		return api.Peer{}, m.registerErr
+	}
+	delete(m.peers, req.Replaces)
 	m.n++
 	m.peers[req.PublicKey] = true
 	k, _ := wgtypes.GeneratePrivateKey()
@@ -57,7 +75,14 @@ func (m *memAPI) Peer(_ context.Context, _, key string) (api.Peer, error) {
 	return api.Peer{PublicKey: key}, nil
 }
 
-func (m *memAPI) DeletePeer(_ context.Context, _, key string) error {
+func (m *memAPI) DeletePeer(ctx context.Context, _, key string) error {
+	m.mu.Lock()
+	hold := m.holdDelete
+	m.mu.Unlock()
+	if hold {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.peers, key)

@@ -3,7 +3,6 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/user"
 	"strconv"
@@ -49,29 +48,16 @@ func harden() error {
 // without being in any group.
 func socketMode(string) os.FileMode { return 0o666 }
 
-// peerCred identifies the process at the other end of a unix socket.
-func peerCred(c net.Conn) (Peer, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return Peer{}, errors.New("not a unix socket")
-	}
-	raw, err := uc.SyscallConn()
+// credOf reads the peer's credentials with LOCAL_PEERCRED (and its pid
+// with LOCAL_PEERPID, -1 when unknown).
+func credOf(fd int) (Peer, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
 		return Peer{}, err
 	}
-	var cred *unix.Xucred
 	pid := -1
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-		if p, err := unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID); err == nil {
-			pid = p
-		}
-	}); err != nil {
-		return Peer{}, err
-	}
-	if cerr != nil {
-		return Peer{}, cerr
+	if p, err := unix.GetsockoptInt(fd, unix.SOL_LOCAL, unix.LOCAL_PEERPID); err == nil {
+		pid = p
 	}
 	gid := -1
 	if cred.Ngroups > 0 {

@@ -52,6 +52,9 @@ func (b *stubBackend) Login(context.Context, localapi.ProfileRequest) error {
 func (b *stubBackend) Logout(context.Context, localapi.ProfileRequest) error {
 	return b.record("logout")
 }
+func (b *stubBackend) Remove(context.Context, localapi.ProfileRequest) error {
+	return b.record("remove")
+}
 func (b *stubBackend) Extend(context.Context, localapi.ProfileRequest) error {
 	return b.record("extend")
 }

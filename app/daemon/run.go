@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/osevents"
+	"github.com/ghostwire/ghostwire/app/preset"
 	"github.com/ghostwire/ghostwire/tunnel"
 )
 
@@ -73,6 +75,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return err
 	}
+	applySystemPreset(d, preset.SystemSources(), log)
 	l, err := Listen(o.Socket, 0)
 	if err != nil {
 		return err
@@ -83,7 +86,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	// Our interfaces: gw0... by name, and on macOS the utuns the kernel
 	// numbered for our tunnels.
 	ignore := func(name string) bool { return ours.MatchString(name) || tunnel.OwnsInterface(name) }
-	if err := osevents.Watch(ctx, osevents.Options{Ignore: ignore, Log: log}, d.Notify); err != nil {
+	if err := osevents.Watch(ctx, osevents.Options{Ignore: ignore, Log: log, Changed: d.DropConnections}, d.Notify); err != nil {
 		log.Warn("some OS signals are not available", "err", err)
 	}
 
@@ -96,13 +99,29 @@ func Run(ctx context.Context, o RunOptions) error {
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		d.Shutdown()
+		shutdown(d, log)
 		return fmt.Errorf("the local API stopped: %w", err)
 	}
 	log.Info("stopping: disconnecting every profile")
-	d.Shutdown()
+	shutdown(d, log)
 	stopServe()
 	<-served
 	log.Info("ghostwire daemon stopped")
 	return nil
+}
+
+// shutdownTimeout bounds the daemon's shutdown. Each profile's down is
+// bounded by the engine (its DELETE by TeardownTimeout, 5 s); this is the
+// backstop that lets a stop request always end the process: what a tunnel
+// left behind is undone from the journal at the next start.
+const shutdownTimeout = 30 * time.Second
+
+func shutdown(d *Daemon, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { d.Shutdown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownTimeout):
+		log.Error("the profiles did not disconnect in time; stopping anyway (the next start undoes what is left)", "waited", shutdownTimeout)
+	}
 }

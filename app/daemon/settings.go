@@ -21,6 +21,10 @@ type Settings struct {
 	// LegacyCAFile is a CA named by path, as older versions saved it; the
 	// daemon no longer opens paths it was given, so it is dropped at load.
 	LegacyCAFile string `json:"ca_file,omitempty"`
+	// LastPeer is the public key (public, not secret) of the profile's last
+	// registration that may still be on the server: after a crash the next
+	// registration replaces it instead of counting as another device.
+	LastPeer string `json:"last_peer,omitempty"`
 }
 
 type settingsFile struct {

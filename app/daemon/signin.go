@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -27,27 +26,30 @@ func SignInFactory(log *slog.Logger) func(cfg api.Config, caPEM []byte) (engine.
 		if err != nil {
 			return nil, err
 		}
-		return &signInAdapter{s: s}, nil
+		return &signInAdapter{s: s, hc: hc}, nil
 	}
 }
 
 // providerClient reaches the OpenID provider, trusting the profile's
 // private CA too (the same one as for the server: a private deployment
-// usually signs both).
+// usually signs both), with the server client's bounds on dead connections.
 func providerClient(caPEM []byte) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caPEM) > 0 {
-		pool, err := serverclient.CertPool(caPEM)
-		if err != nil {
-			return nil, err
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	tr, err := serverclient.NewTransport(caPEM)
+	if err != nil {
+		return nil, err
 	}
+	tr.Proxy = http.ProxyFromEnvironment // a public provider may sit behind the proxy
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
 }
 
-type signInAdapter struct{ s *signin.Session }
+type signInAdapter struct {
+	s  *signin.Session
+	hc *http.Client
+}
+
+// CloseIdleConnections drops the pooled connections to the provider (after
+// a network change or a wake).
+func (a *signInAdapter) CloseIdleConnections() { a.hc.CloseIdleConnections() }
 
 func (a *signInAdapter) SignIn(ctx context.Context, mode engine.SignInMode, prompt func(engine.Prompt)) error {
 	m := signin.Auto

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -42,4 +43,23 @@ func Listen(path string, mode os.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// peerCred identifies the process at the other end of a unix socket (credOf
+// is each OS's socket option).
+func peerCred(c net.Conn) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{}, errors.New("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{}, err
+	}
+	var p Peer
+	var cerr error
+	if err := raw.Control(func(fd uintptr) { p, cerr = credOf(int(fd)) }); err != nil {
+		return Peer{}, err
+	}
+	return p, cerr
 }

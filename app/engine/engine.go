@@ -7,7 +7,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -100,8 +99,16 @@ type Config struct {
 	// OnChange is called (never under the engine's lock) after the profile
 	// changed; read Profile() for the new state.
 	OnChange func()
-	Log      *slog.Logger
-	Timing   Timing
+	// LastPeer is the public key of this profile's last registration that
+	// may still be on the server (a daemon killed with -9 could not remove
+	// it); the next registration replaces it. OnLastPeer is told (never
+	// under the engine's lock) whenever that key changes, "" once the
+	// server has none of ours, so it can be kept across restarts. Both
+	// optional.
+	LastPeer   string
+	OnLastPeer func(publicKey string)
+	Log        *slog.Logger
+	Timing     Timing
 }
 
 // Engine runs one profile's connection.
@@ -127,13 +134,15 @@ type Engine struct {
 	key  *wgtypes.Key
 	peer *api.Peer
 	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
+	last string        // public key of the last registration (lastpeer.go)
 	// activeName is the server replica the routes go to (with several);
 	// lastMove is when they last moved (monotonic).
 	activeName string
 	lastMove   time.Time
 	// later carries work for the run goroutine from its helpers (the
-	// background question about live replicas).
+	// background question about live replicas); bg counts the helpers.
 	later chan func()
+	bg    sync.WaitGroup
 }
 
 // New returns a disconnected engine.
@@ -144,7 +153,7 @@ func New(c Config) *Engine {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), later: make(chan func(), 4)}
+	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), last: c.LastPeer, later: make(chan func(), 4)}
 	e.log = c.Log.With("profile", c.Name)
 	e.prof = localapi.Profile{Name: c.Name, Server: c.Server, State: localapi.StateDisconnected, Interface: c.Interface}
 	return e
@@ -170,6 +179,22 @@ func (e *Engine) Profile() localapi.Profile {
 type arrival struct {
 	ev Event
 	at time.Time
+}
+
+// idleCloser is a port holding pooled connections (the server client, the
+// sign-in session's HTTP client).
+type idleCloser interface{ CloseIdleConnections() }
+
+// DropConnections closes the ports' idle pooled connections: after a
+// network change or a wake they may belong to an address that is gone, and
+// a request sent on one would wait for an answer that cannot come. The next
+// request dials afresh. It never blocks on the network.
+func (e *Engine) DropConnections() {
+	for _, p := range []any{e.c.API, e.signerNow()} {
+		if c, ok := p.(idleCloser); ok {
+			c.CloseIdleConnections()
+		}
+	}
 }
 
 // Notify hands an OS signal to the engine; it never blocks.
@@ -237,6 +262,7 @@ func (e *Engine) start(fn func(ctx context.Context)) {
 	e.cancel, e.done = cancel, done
 	go func() {
 		defer close(done)
+		defer e.bg.Wait() // a run's background helpers (failover.go) end with it
 		fn(ctx)
 	}()
 }
@@ -291,17 +317,21 @@ func (e *Engine) stopLocked() {
 	}
 }
 
-// teardown deletes the peer from the server (best effort, silent token only)
-// and closes the tunnel. Only called when no run goroutine is active.
+// teardown removes the last registration from the server (best effort,
+// silent token only: a peer that stays is replaced by the next
+// registration, or expires) and closes the tunnel. Only called when no run
+// goroutine is active; bounded by TeardownTimeout.
 func (e *Engine) teardown(why string) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.t.TeardownTimeout)
 	defer cancel()
-	if e.key != nil {
-		pub := e.key.PublicKey().String()
+	if e.last != "" {
 		if s := e.signerNow(); s != nil {
 			if tok, err := s.Token(ctx); err == nil {
-				if err := e.c.API.DeletePeer(ctx, tok.AccessToken, pub); err != nil && !errors.Is(err, ErrNotFound) {
-					e.log.Warn("could not remove the peer from the server; it will expire by itself", "err", err)
+				err := e.c.API.DeletePeer(ctx, tok.AccessToken, e.last)
+				if err == nil || errors.Is(err, ErrNotFound) {
+					e.forget(e.last)
+				} else {
+					e.log.Warn("could not remove the peer from the server; the next `ghostwire up` replaces it, or it expires by itself", "err", err)
 				}
 			}
 		}
@@ -364,7 +394,7 @@ func (e *Engine) setState(s localapi.State, reason string) {
 
 // fail ends the run with a state a person must act on.
 func (e *Engine) fail(err error) {
-	state, code := localapi.StateError, codeOf(err)
+	state, code := localapi.StateError, ErrorCode(err)
 	if errors.Is(err, ErrSignInRequired) {
 		state = localapi.StateNeedsSignIn
 	}
@@ -375,8 +405,9 @@ func (e *Engine) fail(err error) {
 	e.log.Warn("connection stopped", "state", state, "err", err)
 }
 
-// codeOf maps engine errors to the local API's codes (the CLI's exit codes).
-func codeOf(err error) string {
+// ErrorCode maps an error of the engine or its ports to the local API's
+// codes (the CLI's exit codes).
+func ErrorCode(err error) string {
 	switch {
 	case errors.Is(err, ErrSignInRequired), errors.Is(err, ErrSignInFailed), errors.Is(err, ErrUnauthorized):
 		return localapi.CodeSignIn
@@ -384,6 +415,8 @@ func codeOf(err error) string {
 		return localapi.CodeForbidden
 	case errors.Is(err, ErrConflict):
 		return localapi.CodeConflict
+	case errors.Is(err, ErrDeviceCap):
+		return localapi.CodeDeviceCap
 	case errors.Is(err, ErrUnreachable):
 		return localapi.CodeUnavailable
 	case errors.Is(err, ErrRejected):
@@ -401,81 +434,4 @@ func userMessage(err error) string {
 		return "your sign-in has expired and could not be renewed: run `ghostwire login` (or choose Sign in from the menu)"
 	}
 	return err.Error()
-}
-
-func (e *Engine) prompt(pr Prompt) {
-	e.update(func(p *localapi.Profile) {
-		e.promptSeq++
-		p.SignIn = &localapi.SignInPrompt{
-			BrowserURL: pr.BrowserURL, VerificationURI: pr.VerificationURI,
-			VerificationURIComplete: pr.VerificationURIComplete, UserCode: pr.UserCode,
-			ExpiresAt: pr.ExpiresAt, Seq: e.promptSeq,
-		}
-	})
-}
-
-// ensureSigner fetches the server's config once and makes its sign-in session.
-func (e *Engine) ensureSigner(ctx context.Context) (SignIn, error) {
-	if s := e.signerNow(); s != nil {
-		return s, nil
-	}
-	cfg, err := e.c.API.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s, err := e.c.NewSignIn(cfg)
-	if err != nil {
-		return nil, &ServerError{Kind: ErrRejected, Message: fmt.Sprintf("the server asks for a sign-in this client cannot do: %v", err)}
-	}
-	e.mu.Lock()
-	e.signer, e.serverCfg = s, &cfg
-	e.mu.Unlock()
-	return s, nil
-}
-
-// token returns a valid token; when interactive, it runs the sign-in flow if
-// silent renewal is impossible.
-func (e *Engine) token(ctx context.Context, interactive bool, mode SignInMode) (Token, error) {
-	s, err := e.ensureSigner(ctx)
-	if err != nil {
-		return Token{}, err
-	}
-	tok, err := s.Token(ctx)
-	if errors.Is(err, ErrSignInRequired) && interactive {
-		e.setState(localapi.StateSigningIn, "waiting for you to sign in")
-		if err := s.SignIn(ctx, mode, e.prompt); err != nil {
-			if ctx.Err() != nil {
-				return Token{}, ctx.Err()
-			}
-			if errors.Is(err, ErrUnreachable) || errors.Is(err, ErrSignInFailed) {
-				return Token{}, err
-			}
-			return Token{}, &ServerError{Kind: ErrSignInFailed, Message: fmt.Sprintf("sign-in did not finish: %v; run `ghostwire up` to try again", err)}
-		}
-		e.update(func(p *localapi.Profile) { p.SignIn = nil })
-		tok, err = s.Token(ctx)
-	}
-	if err != nil {
-		return Token{}, err
-	}
-	e.update(func(p *localapi.Profile) {
-		p.User = tok.User
-		if !tok.SessionExpiresAt.IsZero() {
-			t := tok.SessionExpiresAt
-			p.SessionExpiresAt = &t
-		}
-	})
-	return tok, nil
-}
-
-func (e *Engine) loginOnly(ctx context.Context, mode SignInMode) {
-	_, err := e.token(ctx, true, mode)
-	if ctx.Err() != nil {
-		return
-	}
-	if err != nil {
-		e.fail(err)
-		return
-	}
-	e.setState(localapi.StateDisconnected, "signed in")
 }

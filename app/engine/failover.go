@@ -54,8 +54,6 @@ const (
 	// too before the routes move: both are in the same cluster, so an active
 	// replica that takes much longer than a standby is gone.
 	failoverGraceMin = 50 * time.Millisecond
-	// refreshTimeout bounds the background question about live replicas.
-	refreshTimeout = 10 * time.Second
 )
 
 // standbyOf lists the replicas of a registration's answer other than the
@@ -229,21 +227,24 @@ func (e *Engine) moved(ctx context.Context, to StandbyPeer, why string, took tim
 }
 
 // refreshReplicas asks the server about our peer in the background; its
-// answer's replicas become the standby set (applied by the run goroutine).
+// answer's replicas become the standby set, applied by the run goroutine.
+// The question ends with the run (Engine.start waits for bg).
 func (e *Engine) refreshReplicas(ctx context.Context) {
 	s, key := e.signerNow(), e.key
 	if s == nil || key == nil {
 		return
 	}
-	pub := key.PublicKey().String()
+	q := e.ask(ctx, s, key.PublicKey().String())
+	e.bg.Add(1)
 	go func() {
-		ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-		defer cancel()
-		tok, err := s.Token(ctx)
-		if err != nil {
+		defer e.bg.Done()
+		defer q.close()
+		select {
+		case <-q.answered():
+		case <-ctx.Done():
 			return
 		}
-		a := e.askPeer(ctx, tok.AccessToken, pub)
+		a, _ := q.peek()
 		if a.err != nil {
 			e.log.Info("could not ask the server which replicas are live; the periodic check will", "err", a.err)
 			return

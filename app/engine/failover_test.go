@@ -241,17 +241,13 @@ type replicaRig struct {
 }
 
 func newReplicaRig(t *testing.T) *replicaRig {
-	r := &rig{t: t, clock: newFakeClock()}
-	r.srv = newFakeServer(r.clock)
-	r.signin = &fakeSignIn{srv: r.srv, clock: r.clock, approve: make(chan struct{}, 1), tokenLife: 24 * time.Hour}
-	a := newReplicaAPI(r.srv, 3)
-	ts := &replicaTunnels{clock: r.clock, api: a}
-	r.e = New(Config{Name: "work", Server: "https://vpn.test", Interface: "gwd0", DeviceName: "laptop",
-		API: a, Tunnels: ts, Clock: r.clock,
-		NewSignIn: func(api.Config) (SignIn, error) { return r.signin, nil },
-		OnChange:  r.record})
-	t.Cleanup(r.e.Down)
-	return &replicaRig{rig: r, api: a, tuns: ts}
+	rr := &replicaRig{}
+	rr.rig = newRigWith(t, func(c *Config) {
+		rr.api = newReplicaAPI(c.API.(*fakeServer), 3)
+		rr.tuns = &replicaTunnels{clock: c.Clock.(*fakeClock), api: rr.api}
+		c.API, c.Tunnels = rr.api, rr.tuns
+	})
+	return rr
 }
 
 func (rr *replicaRig) active() wgtypes.Key {

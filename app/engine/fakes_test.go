@@ -77,6 +77,7 @@ func (c *fakeClock) Sleep(d time.Duration) {
 
 // fakeServer is the /v1 API with the rules the engine depends on.
 type fakeServer struct {
+	h           *holds
 	mu          sync.Mutex
 	clock       *fakeClock
 	cfg         api.Config
@@ -87,18 +88,17 @@ type fakeServer struct {
 	routes      []string
 	down        bool // unreachable
 	forbidden   bool
+	capped      bool // every registration hits the device cap
 	configCalls int
 	peerCalls   int // GET of one peer, answered or not
 	registers   []api.RegisterRequest
-	// registerGate, when set, holds every registration until it is closed.
-	registerGate chan struct{}
 	// stallPeer: the next GETs of a peer never get an answer.
 	stallPeer int
 	deletes   []string
 }
 
-func newFakeServer(c *fakeClock) *fakeServer {
-	return &fakeServer{clock: c, peers: map[string]api.Peer{}, tokens: map[string]bool{}, nextAddr: 2,
+func newFakeServer(c *fakeClock, h *holds) *fakeServer {
+	return &fakeServer{h: h, clock: c, peers: map[string]api.Peer{}, tokens: map[string]bool{}, nextAddr: 2,
 		lifetime: time.Hour, routes: []string{"10.203.96.0/20", "10.203.112.0/20"},
 		cfg: api.Config{ServerName: "test", Provider: api.ProviderOIDC, Issuer: "https://idp.test", ClientID: "gw"}}
 }
@@ -106,6 +106,11 @@ func newFakeServer(c *fakeClock) *fakeServer {
 var serverKey, _ = wgtypes.GeneratePrivateKey()
 
 func (s *fakeServer) Config(ctx context.Context) (api.Config, error) {
+	end, err := s.h.at(ctx, "config")
+	defer end()
+	if err != nil {
+		return api.Config{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.configCalls++
@@ -129,11 +134,10 @@ func (s *fakeServer) auth(token string) error {
 }
 
 func (s *fakeServer) Register(ctx context.Context, token string, req api.RegisterRequest) (api.Peer, error) {
-	s.mu.Lock()
-	gate := s.registerGate
-	s.mu.Unlock()
-	if gate != nil {
-		<-gate // the test holds the engine inside a registration
+	end, err := s.h.at(ctx, "register")
+	defer end()
+	if err != nil {
+		return api.Peer{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,12 +145,12 @@ func (s *fakeServer) Register(ctx context.Context, token string, req api.Registe
 		return api.Peer{}, err
 	}
 	s.registers = append(s.registers, req)
+	if s.capped {
+		return api.Peer{}, &ServerError{Kind: ErrDeviceCap, Message: "too many devices"}
+	}
+	// As the real server: a replaces key it does not have is ignored.
 	addr := ""
-	if req.Replaces != "" {
-		old, ok := s.peers[req.Replaces]
-		if !ok {
-			return api.Peer{}, &ServerError{Kind: ErrNotFound, Message: "no such peer"}
-		}
+	if old, ok := s.peers[req.Replaces]; ok && req.Replaces != "" {
 		addr = old.Address
 		delete(s.peers, req.Replaces)
 	} else {
@@ -163,6 +167,11 @@ func (s *fakeServer) Register(ctx context.Context, token string, req api.Registe
 }
 
 func (s *fakeServer) Peer(ctx context.Context, token, key string) (api.Peer, error) {
+	end, err := s.h.at(ctx, "peer")
+	defer end()
+	if err != nil {
+		return api.Peer{}, err
+	}
 	s.mu.Lock()
 	s.peerCalls++
 	if s.stallPeer > 0 { // its packets are lost: no answer until the caller gives up
@@ -183,6 +192,11 @@ func (s *fakeServer) Peer(ctx context.Context, token, key string) (api.Peer, err
 }
 
 func (s *fakeServer) DeletePeer(ctx context.Context, token, key string) error {
+	end, err := s.h.at(ctx, "delete")
+	defer end()
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.auth(token); err != nil {
@@ -222,6 +236,7 @@ func (s *fakeServer) lastRegister() api.RegisterRequest {
 
 // fakeSignIn issues tokens valid for tokenLife; refresh can be refused.
 type fakeSignIn struct {
+	h             *holds
 	mu            sync.Mutex
 	srv           *fakeServer
 	clock         *fakeClock
@@ -244,6 +259,11 @@ func (f *fakeSignIn) issue() {
 }
 
 func (f *fakeSignIn) SignIn(ctx context.Context, mode SignInMode, prompt func(Prompt)) error {
+	end, err := f.h.at(ctx, "signin")
+	defer end()
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	f.prompts++
 	f.mu.Unlock()
@@ -264,6 +284,11 @@ func (f *fakeSignIn) SignIn(ctx context.Context, mode SignInMode, prompt func(Pr
 }
 
 func (f *fakeSignIn) Token(ctx context.Context) (Token, error) {
+	end, err := f.h.at(ctx, "token")
+	defer end()
+	if err != nil {
+		return Token{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.session {
@@ -283,6 +308,7 @@ func (f *fakeSignIn) Logout() { f.mu.Lock(); f.session = false; f.mu.Unlock() }
 
 // fakeNet decides whether packets flow between the tunnel and the server.
 type fakeTunnels struct {
+	h       *holds
 	mu      sync.Mutex
 	clock   *fakeClock
 	srv     *fakeServer
@@ -339,6 +365,11 @@ type fakeTunnel struct {
 }
 
 func (ts *fakeTunnels) Up(ctx context.Context, cfg TunnelConfig) (Tunnel, error) {
+	end, err := ts.h.at(ctx, "up")
+	defer end()
+	if err != nil {
+		return nil, err
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.ups++
@@ -357,6 +388,11 @@ func (ts *fakeTunnels) flows(t *fakeTunnel) bool {
 }
 
 func (t *fakeTunnel) Reconfigure(ctx context.Context, cfg TunnelConfig) error {
+	end, err := t.ts.h.at(ctx, "reconfigure")
+	defer end()
+	if err != nil {
+		return err
+	}
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
 	t.ts.reconfs++

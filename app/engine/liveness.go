@@ -41,8 +41,8 @@ func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 		return nil
 	}
 	// The server cannot be asked: a new key and a fresh configuration are
-	// the quickest way back; the old peer is removed.
-	return &errReconnect{reason: fmt.Sprintf("%s: %s, registering again", ev, v.cause), deleteOld: true}
+	// the quickest way back; the new key replaces the old peer.
+	return &errReconnect{reason: fmt.Sprintf("%s: %s, registering again", ev, v.cause)}
 }
 
 // repin applies the running config again after a network change: the
@@ -60,9 +60,9 @@ func (e *Engine) repin(ctx context.Context) {
 }
 
 // probe forces a handshake and waits, at most 1.5 times LivenessTimeout, for
-// one newer than the call. took is how long the answer took. When asked is not nil
-// its answer is returned as early; one saying the peer is gone ends the
-// wait at once (the handshake cannot be answered then).
+// one newer than the call. took is how long the answer took. An answer to q
+// saying the peer is gone ends the wait at once (the handshake cannot be
+// answered then); q is only looked at, never consumed.
 //
 // Without an answer halfway through LivenessTimeout the initiation is sent
 // again and given a whole LivenessTimeout of its own: one lost UDP packet
@@ -73,27 +73,28 @@ func (e *Engine) repin(ctx context.Context) {
 // it: a slow path (a saturated uplink's queue) answering within
 // LivenessTimeout stays alive. A dead path is given up after 1.5 times
 // LivenessTimeout.
-func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool, took time.Duration, early *peerAnswer, err error) {
+func (e *Engine) probe(ctx context.Context, q *question) (alive bool, took time.Duration, err error) {
 	if err := e.spaceInitiation(ctx); err != nil {
-		return false, 0, nil, err
+		return false, 0, err
 	}
 	since, start := e.c.Clock.Wall(), e.c.Clock.Now()
 	e.initiate()
 	resend := start.Add(e.t.LivenessTimeout / 2)
 	deadline := resend.Add(e.t.LivenessTimeout)
+	answered := q.answered()
 	for {
 		st, err := e.tun.Stats()
 		if err != nil {
 			e.dropTunnel()
-			return false, 0, early, &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
+			return false, 0, &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err)}
 		}
 		e.showStats(st)
 		now := e.c.Clock.Now()
 		if st.LatestHandshake.After(since) {
-			return true, now.Sub(start), early, nil
+			return true, now.Sub(start), nil
 		}
 		if !now.Before(deadline) {
-			return false, now.Sub(start), early, nil
+			return false, now.Sub(start), nil
 		}
 		if !resend.IsZero() && !now.Before(resend) {
 			e.log.Debug("no answer to the handshake yet, sending it again", "after", now.Sub(start).Round(time.Millisecond))
@@ -102,11 +103,11 @@ func (e *Engine) probe(ctx context.Context, asked <-chan peerAnswer) (alive bool
 		}
 		select {
 		case <-ctx.Done():
-			return false, 0, early, ctx.Err()
-		case a := <-asked:
-			early, asked = &a, nil
-			if errors.Is(a.err, ErrNotFound) {
-				return false, now.Sub(start), early, nil
+			return false, 0, ctx.Err()
+		case <-answered:
+			answered = nil // seen; the answer stays in q for the caller
+			if a, _ := q.peek(); errors.Is(a.err, ErrNotFound) {
+				return false, now.Sub(start), nil
 			}
 		case <-e.c.Clock.After(min(livenessPoll, deadline.Sub(now))):
 		}

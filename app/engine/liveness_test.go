@@ -83,10 +83,7 @@ func TestSignalQueuedDuringReconnectIsAnswered(t *testing.T) {
 	r.tunnels(func(ts *fakeTunnels) { ts.load = true })
 	r.advance(2*time.Second, 50*time.Millisecond)
 	old := r.key()
-	gate := make(chan struct{})
-	r.srv.mu.Lock()
-	r.srv.registerGate = gate
-	r.srv.mu.Unlock()
+	gate := r.holds.hold("register", false)
 	r.srv.restart()
 	// The engine notices the silence, finds the peer gone and registers
 	// again: held in the registration, it gets the signal.
@@ -94,7 +91,7 @@ func TestSignalQueuedDuringReconnectIsAnswered(t *testing.T) {
 	r.advance(500*time.Millisecond, 50*time.Millisecond)
 	r.e.Notify(EventNetworkChange)
 	r.clock.Advance(time.Millisecond)
-	close(gate)
+	gate.open()
 	r.until("new key", 5*time.Millisecond, func(p localapi.Profile) bool {
 		return p.State == localapi.StateConnected && r.key() != old
 	})

@@ -26,7 +26,8 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")   // token refused: renew it
 	ErrForbidden    = errors.New("forbidden")      // signed in, not allowed: a person must act
 	ErrUnreachable  = errors.New("unreachable")    // network or server down: retry later
-	ErrRejected     = errors.New("rejected")       // any other refusal (bad request, too many devices...)
+	ErrRejected     = errors.New("rejected")       // any other refusal (bad request, a certificate not trusted...)
+	ErrDeviceCap    = errors.New("device cap")     // the account already has as many devices as the server allows
 	ErrSignInFailed = errors.New("sign-in failed") // the sign-in flow ended without a token
 	ErrConflict     = errors.New("conflict")       // e.g. routes overlap another profile's
 )

@@ -3,6 +3,7 @@ package engine
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,22 +18,39 @@ type rig struct {
 	srv    *fakeServer
 	signin *fakeSignIn
 	tuns   *fakeTunnels
+	holds  *holds
 	e      *Engine
+	// hung: a stop never returned (the test failed; no Down at cleanup).
+	hung atomic.Bool
+	// lastPeer is what the engine asked to keep across restarts.
+	lastPeer atomic.Pointer[string]
 
 	mu     sync.Mutex
 	states []localapi.State
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, clock: newFakeClock()}
-	r.srv = newFakeServer(r.clock)
-	r.signin = &fakeSignIn{srv: r.srv, clock: r.clock, approve: make(chan struct{}, 1), tokenLife: time.Hour}
-	r.tuns = &fakeTunnels{clock: r.clock, srv: r.srv}
-	r.e = New(Config{Name: "work", Server: "https://vpn.test", Interface: "gwd0", DeviceName: "laptop",
+	return newRigWith(t, func(*Config) {})
+}
+
+// newRigWith is newRig with the engine's config changed by edit first.
+func newRigWith(t *testing.T, edit func(*Config)) *rig {
+	r := &rig{t: t, clock: newFakeClock(), holds: &holds{}}
+	r.srv = newFakeServer(r.clock, r.holds)
+	r.signin = &fakeSignIn{h: r.holds, srv: r.srv, clock: r.clock, approve: make(chan struct{}, 1), tokenLife: time.Hour}
+	r.tuns = &fakeTunnels{h: r.holds, clock: r.clock, srv: r.srv}
+	c := Config{Name: "work", Server: "https://vpn.test", Interface: "gwd0", DeviceName: "laptop",
 		API: r.srv, Tunnels: r.tuns, Clock: r.clock,
-		NewSignIn: func(api.Config) (SignIn, error) { return r.signin, nil },
-		OnChange:  r.record})
-	t.Cleanup(r.e.Down)
+		NewSignIn:  func(api.Config) (SignIn, error) { return r.signin, nil },
+		OnChange:   r.record,
+		OnLastPeer: func(k string) { r.lastPeer.Store(&k) }}
+	edit(&c)
+	r.e = New(c)
+	t.Cleanup(func() {
+		if !r.hung.Load() { // a Down after a hung stop would hang too
+			r.e.Down()
+		}
+	})
 	return r
 }
 
@@ -104,6 +122,14 @@ func (r *rig) key() string {
 	r.tuns.mu.Lock()
 	defer r.tuns.mu.Unlock()
 	return r.tuns.live.cfg.PrivateKey.PublicKey().String()
+}
+
+// kept is the last registration the engine asked to keep ("" when none).
+func (r *rig) kept() string {
+	if p := r.lastPeer.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func mustPrefixes(ss ...string) []netip.Prefix {

@@ -12,12 +12,11 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// errReconnect asks run to register again with a new key; its text is the
-// reason shown while reconnecting.
+// errReconnect asks run to register again with a new key, which replaces
+// the old peer if the server still has it; its text is the reason shown
+// while reconnecting.
 type errReconnect struct {
 	reason string
-	// deleteOld: the old peer may still exist on the server; remove it.
-	deleteOld bool
 }
 
 func (e *errReconnect) Error() string { return e.reason }
@@ -34,7 +33,7 @@ func (e *Engine) run(ctx context.Context, mode SignInMode) {
 		} else {
 			e.setState(localapi.StateRegistering, "")
 		}
-		err := e.connect(ctx, interactive, mode, "")
+		err := e.connect(ctx, interactive, mode)
 		interactive = false
 		if ctx.Err() != nil {
 			return
@@ -51,14 +50,9 @@ func (e *Engine) run(ctx context.Context, mode SignInMode) {
 		switch {
 		case errors.As(err, &rc):
 			reason = rc.reason
-			if rc.deleteOld && e.key != nil {
-				if tok, err := e.signerNow().Token(ctx); err == nil {
-					dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					e.deleteQuiet(dctx, tok, *e.key)
-					cancel()
-				}
-			}
-			// Re-register at once: the old key is dead, a new one is made.
+			// Re-register at once: the old key is dead, a new one is made
+			// and replaces it on the server (same address, when it is
+			// still there).
 			e.dropPeer()
 			continue
 		case !connectedOnce || permanent(err):
@@ -80,7 +74,8 @@ func (e *Engine) run(ctx context.Context, mode SignInMode) {
 // permanent errors need a person; anything else is retried while reconnecting.
 func permanent(err error) bool {
 	return errors.Is(err, ErrSignInRequired) || errors.Is(err, ErrSignInFailed) ||
-		errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) || errors.Is(err, ErrRejected)
+		errors.Is(err, ErrForbidden) || errors.Is(err, ErrConflict) || errors.Is(err, ErrRejected) ||
+		errors.Is(err, ErrDeviceCap)
 }
 
 // dropTunnel closes a tunnel that stopped working.
@@ -97,14 +92,16 @@ func (e *Engine) dropTunnel() {
 	e.tun, e.tcfg = nil, nil
 }
 
-// dropPeer forgets the current key; the tunnel stays so Reconfigure can reuse it.
+// dropPeer forgets the current key (not the last registration, which the
+// next one replaces); the tunnel stays so Reconfigure can reuse it.
 func (e *Engine) dropPeer() {
 	e.key, e.peer, e.tcfg = nil, nil, nil
 }
 
-// connect registers a fresh key (replacing `replaces` when set), configures
-// the tunnel and waits until packets flow.
-func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode, replaces string) error {
+// connect registers a fresh key, which replaces the last registration if
+// the server still has it, configures the tunnel and waits until packets
+// flow.
+func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode) error {
 	tok, err := e.token(ctx, interactive, mode)
 	if err != nil {
 		return err
@@ -116,10 +113,11 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode,
 	if err != nil {
 		return fmt.Errorf("could not make a key: %w", err)
 	}
-	peer, err := e.register(ctx, tok, key, replaces)
+	peer, err := e.register(ctx, tok, key)
 	if err != nil {
 		return err
 	}
+	e.remember(key.PublicKey().String())
 	cfg, err := tunnelConfig(e.c.Interface, key, peer)
 	if err != nil {
 		// The server answered nonsense; nothing a retry fixes.
@@ -164,8 +162,13 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode,
 }
 
 // register posts the key, renewing the token once if the server refuses it.
-func (e *Engine) register(ctx context.Context, tok Token, key wgtypes.Key, replaces string) (api.Peer, error) {
-	req := api.RegisterRequest{PublicKey: key.PublicKey().String(), DeviceName: e.c.DeviceName, Replaces: replaces}
+// It names the last registration in `replaces`: a peer of ours the server
+// still has (the key being rotated, a dead session's, or one a crashed
+// daemon left behind) is taken over, with its address and without
+// counting against the device cap; the server ignores a key it does not
+// know or that is not this user's.
+func (e *Engine) register(ctx context.Context, tok Token, key wgtypes.Key) (api.Peer, error) {
+	req := api.RegisterRequest{PublicKey: key.PublicKey().String(), DeviceName: e.c.DeviceName, Replaces: e.last}
 	peer, err := e.c.API.Register(ctx, tok.AccessToken, req)
 	if errors.Is(err, ErrUnauthorized) {
 		if tok2, terr := e.signerNow().Token(ctx); terr == nil && tok2.AccessToken != tok.AccessToken {
@@ -175,10 +178,15 @@ func (e *Engine) register(ctx context.Context, tok Token, key wgtypes.Key, repla
 	return peer, err
 }
 
+// deleteQuiet removes a peer just registered and not used; if that fails
+// it stays the last registration, which the next one replaces.
 func (e *Engine) deleteQuiet(ctx context.Context, tok Token, key wgtypes.Key) {
-	if err := e.c.API.DeletePeer(ctx, tok.AccessToken, key.PublicKey().String()); err != nil && !errors.Is(err, ErrNotFound) {
-		e.log.Warn("could not remove an unused peer from the server; it will expire by itself", "err", err)
+	pub := key.PublicKey().String()
+	if err := e.c.API.DeletePeer(ctx, tok.AccessToken, pub); err != nil && !errors.Is(err, ErrNotFound) {
+		e.log.Warn("could not remove an unused peer from the server; the next registration replaces it, or it expires by itself", "err", err)
+		return
 	}
+	e.forget(pub)
 }
 
 // waitPackets kicks a handshake and waits until one happened after since, or

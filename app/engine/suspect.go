@@ -112,12 +112,6 @@ func (e *Engine) suspicion(st TunnelStats, quiet time.Duration, now, wall, calmU
 	return ""
 }
 
-// peerAnswer is the server's answer about our own peer.
-type peerAnswer struct {
-	peer api.Peer
-	err  error
-}
-
 // verdict is what a suspicion probe found.
 type verdict struct {
 	alive bool
@@ -132,107 +126,38 @@ type verdict struct {
 // registers again with a fresh config; dead while the server cannot be asked
 // returns a verdict with the cause, for the caller to retry on a backoff.
 func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
-	actx, cancel := context.WithTimeout(ctx, askTimeout)
-	asked := make(chan peerAnswer, 1)
-	s, key := e.signerNow(), ""
+	key := ""
 	if e.key != nil {
 		key = e.key.PublicKey().String()
 	}
-	go func() {
-		if s == nil || key == "" {
-			asked <- peerAnswer{err: errors.New("not signed in")}
-			return
-		}
-		tok, err := s.Token(actx)
-		if err != nil {
-			asked <- peerAnswer{err: err}
-			return
-		}
-		asked <- e.askPeer(actx, tok.AccessToken, key)
-	}()
-	// The asking goroutine has ended whenever suspect returns: it shares
-	// the sign-in session with the run goroutine.
-	var ans *peerAnswer
-	defer func() {
-		cancel()
-		if ans == nil {
-			<-asked
-		}
-	}()
+	q := e.ask(ctx, e.signerNow(), key)
+	defer q.close()
 
-	alive, took, early, err := e.probe(ctx, asked)
+	alive, took, err := e.probe(ctx, q)
 	if err != nil {
 		return verdict{}, err
 	}
-	if early != nil {
-		ans = early
-	}
 	if alive {
-		if ans != nil && ans.err == nil {
-			e.applyPeer(ans.peer)
+		if a, ok := q.peek(); ok && a.err == nil {
+			e.applyPeer(a.peer)
 		}
 		e.log.Info("connection checked: packets flow", "after", why, "took", took.Round(time.Millisecond))
 		return verdict{alive: true, took: took}, nil
 	}
-	if ans == nil {
-		a := <-asked
-		ans = &a
-	}
+	ans := q.answer()
 	switch err := ans.err; {
 	case errors.Is(err, ErrNotFound):
+		e.peerGone()
 		return verdict{}, &errReconnect{reason: why + ": the server no longer knows this device (it restarted or the peer expired), registering again"}
 	case err == nil:
 		// The server knows us but the handshake went unanswered: a fresh
 		// key and configuration (endpoint resolved again) is the quickest
-		// way back, as after a wake; the old peer is removed.
-		return verdict{}, &errReconnect{reason: fmt.Sprintf("%s: no WireGuard answer within %s though the server knows this device, registering again", why, took.Round(100*time.Millisecond)), deleteOld: true}
+		// way back, as after a wake; the new key replaces the old peer.
+		return verdict{}, &errReconnect{reason: fmt.Sprintf("%s: no WireGuard answer within %s though the server knows this device, registering again", why, took.Round(100*time.Millisecond))}
 	case errors.Is(err, ErrForbidden), permanent(err):
 		return verdict{}, err
 	}
 	return verdict{took: took, cause: fmt.Sprintf("no WireGuard answer within %s and the server's API could not be asked (%v)", took.Round(100*time.Millisecond), ans.err)}, nil
-}
-
-// askPeer asks the server about our peer, hedged: while no request has
-// come back with an answer, another starts every askHedge on a fresh
-// connection (up to askTries), so a request whose first packets were lost
-// (a link just back after a wake, an address being resolved) is not stuck
-// behind TCP's 1 s and 3 s SYN retransmissions. The first answer from the
-// server wins; if none comes, the last failure is returned.
-func (e *Engine) askPeer(ctx context.Context, token, key string) peerAnswer {
-	answers := make(chan peerAnswer, askTries) // hedges never block, even when abandoned
-	ask := func() {
-		p, err := e.c.API.Peer(ctx, token, key)
-		answers <- peerAnswer{peer: p, err: err}
-	}
-	go ask()
-	sent, pending := 1, 1
-	var last peerAnswer
-	for {
-		var hedge <-chan time.Time
-		if sent < askTries {
-			hedge = e.c.Clock.After(askHedge)
-		}
-		select {
-		case a := <-answers:
-			pending--
-			if !errors.Is(a.err, ErrUnreachable) {
-				return a // an answer from the server, good or bad
-			}
-			last = a
-			if pending == 0 && sent == askTries {
-				return last
-			}
-		case <-hedge:
-			go ask()
-			sent++
-			pending++
-		case <-ctx.Done():
-			if last.err == nil {
-				last.err = &ServerError{Kind: ErrUnreachable, Message: "no answer from the server's API: " + ctx.Err().Error()}
-			}
-			return last
-		}
-	}
 }
 
 // applyPeer records what the server says about our peer (its expiry moves

@@ -117,7 +117,7 @@ func (e *Engine) watch(ctx context.Context) error {
 		st, err := e.tun.Stats()
 		if err != nil {
 			e.dropTunnel()
-			return &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err), deleteOld: true}
+			return &errReconnect{reason: fmt.Sprintf("the tunnel stopped working (%v), bringing it up again", err)}
 		}
 		e.showStats(st)
 		silent := quiet.observe(st, now)
@@ -257,12 +257,14 @@ func (e *Engine) rotationDue(wall, now, retry time.Time) bool {
 // rotate registers a new key that replaces the current one (same address, so
 // open connections survive) and reconfigures the tunnel in place.
 func (e *Engine) rotate(ctx context.Context) error {
-	old := e.key.PublicKey().String()
 	oldAddr := e.peer.Address
 	e.log.Info("rotating the key before the peer's lifetime ends", "expires", e.peer.ExpiresAt)
-	err := e.connect(ctx, false, SignInAuto, old)
-	if errors.Is(err, ErrNotFound) {
-		return &errReconnect{reason: "the server no longer knows this device, registering again"}
+	// The current key is the last registration: the new one replaces it.
+	err := e.connect(ctx, false, SignInAuto)
+	if err != nil && e.tun == nil {
+		// The new key replaced the old one on the server, but the tunnel
+		// could not take it and was closed: start again from a new one.
+		return &errReconnect{reason: fmt.Sprintf("the key rotation failed (%v), bringing the tunnel up again", err)}
 	}
 	if err != nil {
 		return err
@@ -289,6 +291,7 @@ func (e *Engine) checkPeer(ctx context.Context) error {
 		e.applyPeer(peer)
 		return nil
 	case errors.Is(err, ErrNotFound):
+		e.peerGone()
 		return &errReconnect{reason: "the server no longer knows this device (it restarted or the peer expired), registering again"}
 	case errors.Is(err, ErrUnauthorized):
 		// Token() said the token is valid yet the server refused it: the

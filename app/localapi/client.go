@@ -76,6 +76,11 @@ func (c *Client) Extend(ctx context.Context, req ProfileRequest) (Status, error)
 	return c.profileCall(ctx, pathExtend, req)
 }
 
+// Remove disconnects a profile and forgets it.
+func (c *Client) Remove(ctx context.Context, req ProfileRequest) (Status, error) {
+	return c.profileCall(ctx, pathRemove, req)
+}
+
 func (c *Client) profileCall(ctx context.Context, path string, req ProfileRequest) (Status, error) {
 	var s Status
 	err := c.do(ctx, http.MethodPost, path, req, &s)

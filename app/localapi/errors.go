@@ -26,6 +26,9 @@ const (
 	CodeInternal      = "internal"    // anything else
 	CodeNoDaemon      = "no_daemon"   // client side only: the daemon is not running
 	CodeUnsupportedOS = "unsupported_os"
+	// CodeDeviceCap: the server already has as many devices of this
+	// account as it allows.
+	CodeDeviceCap = "device_cap"
 )
 
 // Errorf builds an *Error.
@@ -61,6 +64,8 @@ func httpStatus(code string) int {
 		return http.StatusServiceUnavailable
 	case CodeUnsupportedOS:
 		return http.StatusNotImplemented
+	case CodeDeviceCap:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

@@ -46,6 +46,12 @@ func (s *scripted) Down(context.Context, ProfileRequest) error {
 }
 func (s *scripted) Login(context.Context, ProfileRequest) error  { return errors.New("boom") }
 func (s *scripted) Logout(context.Context, ProfileRequest) error { return nil }
+func (s *scripted) Remove(context.Context, ProfileRequest) error {
+	s.mu.Lock()
+	s.st.Profiles = nil
+	s.mu.Unlock()
+	return nil
+}
 func (s *scripted) Extend(context.Context, ProfileRequest) error {
 	return Errorf(CodeNotFound, "no profile named %q", "x")
 }

@@ -20,6 +20,7 @@ const (
 	pathLogin  = "/v1/login"
 	pathLogout = "/v1/logout"
 	pathExtend = "/v1/extend"
+	pathRemove = "/v1/remove"
 )
 
 // maxRequestBytes bounds a request body: a few small fields, and at most
@@ -39,6 +40,8 @@ type Backend interface {
 	Logout(ctx context.Context, req ProfileRequest) error
 	// Extend renews the peer (new key, new lifetime) before it expires.
 	Extend(ctx context.Context, req ProfileRequest) error
+	// Remove disconnects a profile and forgets it.
+	Remove(ctx context.Context, req ProfileRequest) error
 }
 
 // NewHandler serves b over HTTP. Callers are authorized by the listener (peer
@@ -56,6 +59,7 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+pathLogin, profileCall(h, b.Login))
 	mux.HandleFunc("POST "+pathLogout, profileCall(h, b.Logout))
 	mux.HandleFunc("POST "+pathExtend, profileCall(h, b.Extend))
+	mux.HandleFunc("POST "+pathRemove, profileCall(h, b.Remove))
 	return mux
 }
 

@@ -28,11 +28,17 @@ type Options struct {
 	// NetnsPath, when set, watches that network namespace instead of ours
 	// (tests).
 	NetnsPath string
+	// Changed, when set, is called at once for every network change the
+	// debounced event will report (not debounced, so keep it cheap): the
+	// daemon drops its pooled connections there, before a request can
+	// ride one whose address just went away.
+	Changed func()
 }
 
 // Watch calls fn for every wake and (debounced) network change until ctx
-// ends. It returns at once with the sources that could not start (errors
-// joined); the others keep running.
+// ends, and opt.Changed for every change as it happens. It returns at once
+// with the sources that could not start (errors joined); the others keep
+// running.
 func Watch(ctx context.Context, opt Options, fn func(engine.Event)) error {
 	if opt.Debounce <= 0 {
 		opt.Debounce = 2 * time.Second
@@ -44,7 +50,11 @@ func Watch(ctx context.Context, opt Options, fn func(engine.Event)) error {
 		opt.Ignore = func(string) bool { return false }
 	}
 	d := newDebouncer(ctx, opt.Debounce, func() { fn(engine.EventNetworkChange) })
-	return start(ctx, opt, func() { fn(engine.EventWake) }, d.poke)
+	changed := d.poke
+	if opt.Changed != nil {
+		changed = func() { opt.Changed(); d.poke() }
+	}
+	return start(ctx, opt, func() { fn(engine.EventWake) }, changed)
 }
 
 // debouncer calls fn once after a quiet period following pokes.

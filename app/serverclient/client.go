@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,41 +27,19 @@ import (
 // maxAnswerBytes bounds what is read from the server.
 const maxAnswerBytes = 1 << 20
 
+// deviceCapMessage says what works when the server has as many devices of
+// this account as it allows. This device's own earlier peers are never the
+// cause: every registration replaces the last one (even one a crashed
+// daemon left), so only other devices, or peers of this one from before an
+// update, count.
+const deviceCapMessage = "your account already has as many devices connected to this server as it allows: " +
+	"run `ghostwire down` on one of your other devices, or wait until the ones that are off or asleep expire " +
+	"(the server removes a device after its idle timeout, 10 minutes by default); your admin can also remove them now"
+
 // Client talks to one server.
 type Client struct {
 	base *url.URL
 	hc   *http.Client
-}
-
-// ParseServerURL checks a server URL: https, or http to a loopback address
-// only (local development: a token must never cross a network in clear).
-func ParseServerURL(raw string) (*url.URL, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, errors.New("the server URL is empty: give it as https://vpn.example.com")
-	}
-	if !strings.Contains(raw, "://") {
-		raw = "https://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%q is not a server URL: give it as https://vpn.example.com", raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("the server URL %q must not hold a user, query or fragment", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		ip := net.ParseIP(u.Hostname())
-		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("the server URL %q uses plain http, which would send your token in clear text: use https", raw)
-		}
-	default:
-		return nil, fmt.Errorf("the server URL %q must start with https://", raw)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	return u, nil
 }
 
 // New returns a client for the server at baseURL. caPEM, when set, holds
@@ -72,19 +49,17 @@ func New(baseURL string, caPEM []byte) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caPEM) > 0 {
-		pool, err := CertPool(caPEM)
-		if err != nil {
-			return nil, err
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	tr, err := NewTransport(caPEM) // no proxy: the API is reached directly, like the WireGuard endpoint
+	if err != nil {
+		return nil, err
 	}
-	tr.Proxy = nil // the API is reached directly, like the WireGuard endpoint
 	return &Client{base: u, hc: &http.Client{Transport: tr, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}, nil
 }
+
+// CloseIdleConnections closes the pooled connections no request uses: after
+// a network change or a wake they may belong to an address that is gone.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // CertPool is the system's roots plus the certificates in caPEM.
 func CertPool(caPEM []byte) (*x509.CertPool, error) {
@@ -125,27 +100,15 @@ func (c *Client) DeletePeer(ctx context.Context, token, key string) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path, token string, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
-	// path is already escaped (keys hold '/', '+' and '=').
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, method, path, token, body)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -170,6 +133,38 @@ func (c *Client) do(ctx context.Context, method, path, token string, in, out any
 	return nil
 }
 
+// send makes one request. Sent on a reused connection and unanswered
+// within staleAfter, it rode a connection that died under it (the laptop's
+// address changed, a NAT forgot the flow): that connection is closed and
+// the request sent once more, on a new one. Every call of this API may be
+// repeated: reads and deletes are idempotent, and registering a key again
+// returns the same peer.
+func (c *Client) send(ctx context.Context, method, path, token string, body []byte) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		// path is already escaped (keys hold '/', '+' and '=').
+		var w staleWatch
+		req, err := http.NewRequestWithContext(w.trace(ctx), method, c.base.String()+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if body == nil {
+			req.Body, req.ContentLength = nil, 0
+		}
+		req.Header.Set("Accept", "application/json")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.hc.Do(req)
+		stale := w.done()
+		if err == nil || !stale || attempt == 2 || ctx.Err() != nil {
+			return resp, err
+		}
+	}
+}
+
 func transportError(host string, err error) error {
 	var uerr x509.UnknownAuthorityError
 	var herr x509.HostnameError
@@ -184,8 +179,13 @@ func transportError(host string, err error) error {
 	case errors.As(err, &cerr):
 		return &engine.ServerError{Kind: engine.ErrRejected, Message: fmt.Sprintf("the certificate of %s cannot be trusted: %v", host, cerr.Err)}
 	}
+	// The URL is in the message already: say only what went wrong.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	return &engine.ServerError{Kind: engine.ErrUnreachable, Message: fmt.Sprintf(
-		"cannot reach the ghostwire server %s (%v): check your network and the server URL", host, err)}
+		"cannot reach the ghostwire server %s (%s): check your network and the server URL", host, clean(err.Error(), 200))}
 }
 
 // answerError maps the server's api.Error to the engine's kinds.
@@ -225,7 +225,9 @@ func answerError(host string, status int, body []byte) error {
 		// The server cannot serve now (its sign-in provider's keys
 		// unreachable, no endpoint yet...): retry, never sign in again.
 		kind = engine.ErrUnreachable
-	case api.CodeTooManyPeers, api.CodeConflict, api.CodeBadRequest:
+	case api.CodeTooManyPeers:
+		kind, msg = engine.ErrDeviceCap, deviceCapMessage
+	case api.CodeConflict, api.CodeBadRequest:
 		kind = engine.ErrRejected
 	}
 	return &engine.ServerError{Kind: kind, Message: msg}

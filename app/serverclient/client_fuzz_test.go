@@ -63,7 +63,7 @@ func FuzzServerAnswer(f *testing.F) {
 				t.Fatalf("status %d: %T %v", status, err, err)
 			}
 			known := false
-			for _, k := range []error{engine.ErrNotFound, engine.ErrUnauthorized, engine.ErrForbidden, engine.ErrUnreachable, engine.ErrRejected} {
+			for _, k := range []error{engine.ErrNotFound, engine.ErrUnauthorized, engine.ErrForbidden, engine.ErrUnreachable, engine.ErrRejected, engine.ErrDeviceCap} {
 				known = known || errors.Is(err, k)
 			}
 			if !known || se.Message == "" || len(se.Message) > 3*maxMessage ||

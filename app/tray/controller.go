@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkg/browser"
 
+	"github.com/ghostwire/ghostwire/app/addcluster"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/tray/autostart"
 	"github.com/ghostwire/ghostwire/app/tray/desktop"
@@ -47,6 +48,8 @@ type controller struct {
 	prompts  menu.Prompts
 	openURL  func(string) error
 	openFile func(string) error
+	// serverConfig reads a server's /v1/config before a cluster is added.
+	serverConfig addcluster.ConfigFunc
 
 	in     menu.Input
 	model  menu.Model
@@ -67,12 +70,13 @@ type autostartState struct {
 func newController(opts Options, log *slog.Logger, d daemon, u ui) *controller {
 	c := &controller{
 		opts: opts, log: log, d: d, ui: u,
-		desk:     newDesktop(),
-		sender:   newSender(),
-		decide:   notify.Decider{HowToStart: howToStart()},
-		openURL:  browser.OpenURL,
-		openFile: browser.OpenFile,
-		events:   make(chan event, 16),
+		desk:         newDesktop(),
+		sender:       newSender(),
+		decide:       notify.Decider{HowToStart: howToStart()},
+		openURL:      browser.OpenURL,
+		openFile:     browser.OpenFile,
+		serverConfig: addcluster.FetchConfig,
+		events:       make(chan event, 16),
 	}
 	c.in = menu.Input{Version: opts.Version, GOOS: runtime.GOOS, DialogAvailable: c.desk.CanAsk(), Now: time.Now()}
 	c.applyAutostart(readAutostart())
@@ -275,7 +279,8 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 	case menu.CopyAddress:
 		run("Copy address", func(ctx context.Context) error { return c.desk.Copy(ctx, a.Text) })
 	case menu.AddCluster:
-		runFor(dialogTimeout, "Add cluster", c.addCluster)
+		st := c.in.Status // the loop owns c.in; the dialog runs in its own goroutine
+		runFor(dialogTimeout, "Add cluster", func(ctx context.Context) error { return c.addCluster(ctx, st) })
 	case menu.ToggleAutostart:
 		want := !it.Checked
 		go func() {
@@ -313,9 +318,10 @@ func (c *controller) do(ctx context.Context, it menu.Item) {
 	}
 }
 
-// addCluster asks for the server's URL and connects to it as a new profile
-// named after its host.
-func (c *controller) addCluster(ctx context.Context) error {
+// addCluster asks for the server's URL, reads the server's /v1/config (a typo
+// adds nothing), and connects to it as a new profile named after its host, or
+// to the profile that already has that server.
+func (c *controller) addCluster(ctx context.Context, st localapi.Status) error {
 	raw, err := c.desk.AskServerURL(ctx)
 	if errors.Is(err, desktop.ErrCancelled) {
 		return nil
@@ -329,7 +335,11 @@ func (c *controller) addCluster(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	_, err = c.d.Up(ctx, localapi.UpRequest{Profile: menu.ProfileName(server), Server: server})
+	plan, err := addcluster.Prepare(ctx, st, server, addcluster.Typed, c.serverConfig, nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.d.Up(ctx, plan.Up)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/ghostwire/ghostwire/app/tray/desktop"
 	"github.com/ghostwire/ghostwire/app/tray/internal/scripted"
 	"github.com/ghostwire/ghostwire/app/tray/menu"
+	"github.com/ghostwire/ghostwire/server/api"
 )
 
 // recordingUI stands in for the systray glue (tested over D-Bus in
@@ -69,6 +70,13 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 		return "", exec.ErrNotFound
 	}}
 	c.in.DialogAvailable = c.desk.CanAsk()
+	// The new server's /v1/config (the server itself is not this test's subject).
+	c.serverConfig = func(_ context.Context, server string) (api.Config, error) {
+		if server != "https://vpn.new.example" {
+			return api.Config{}, fmt.Errorf("unexpected server %s", server)
+		}
+		return api.Config{ServerName: "new"}, nil
+	}
 	c.start()
 	if got := ui.status(); got != "Looking for the ghostwire service…" {
 		t.Fatalf("first menu, before Watch answers: %q", got)
@@ -104,10 +112,10 @@ func TestControllerFollowsTheDaemon(t *testing.T) {
 	eventually(t, "the new cluster connected", func() (bool, string) {
 		ui.mu.Lock()
 		defer ui.mu.Unlock()
-		it, ok := ui.last.Item(menu.ProfileID("vpn.new.example"))
-		return ok && it.Checked && it.Title == "vpn.new.example — connected", fmt.Sprintf("%+v", ui.last.Items)
+		it, ok := ui.last.Item(menu.ProfileID("vpn-new-example"))
+		return ok && it.Checked && it.Title == "vpn-new-example — connected", fmt.Sprintf("%+v", ui.last.Items)
 	})
-	if calls := be.Calls(); fmt.Sprint(calls) != "[up:prod down:prod up:vpn.new.example]" {
+	if calls := be.Calls(); fmt.Sprint(calls) != "[up:prod down:prod up:vpn-new-example]" {
 		t.Errorf("calls %v", calls)
 	}
 

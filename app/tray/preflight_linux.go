@@ -7,8 +7,9 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// busName is owned by the running tray, so a second one can tell.
-const busName = "com.ghostwire.Tray"
+// BusName is owned by the running tray on the session bus, so a second one
+// (and `ghostwire open-link`) can tell that it runs.
+const BusName = "com.ghostwire.Tray"
 
 // preflight checks that a desktop session bus is there (the StatusNotifierItem
 // lives on it) and that no other Ghostwire tray runs in this session. The
@@ -18,7 +19,7 @@ func preflight() (release func(), warn string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("no desktop session bus (%v): the menu-bar app needs a graphical session; start `ghostwire tray` from your desktop, or use the commands (`ghostwire --help`)", err)
 	}
-	reply, err := conn.RequestName(busName, dbus.NameFlagDoNotQueue)
+	reply, err := conn.RequestName(BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
 		conn.Close()
 		return nil, "", fmt.Errorf("cannot register the menu-bar app on the session bus: %w", err)

@@ -7,13 +7,14 @@
 # of .github/workflows/desktop.yml): every test binary of the packages with
 # darwin code must at least link for darwin, as shipped (CGO_ENABLED=0).
 DARWIN_TEST_PACKAGES := ./tunnel/ ./app/osevents/ ./app/daemon/ ./app/service/ ./app/localapi/ \
-	./app/cli/ ./app/tray/autostart/ ./app/tray/notify/ ./packaging/macos/ ./internal/wgpeer/
+	./app/cli/ ./app/tray/autostart/ ./app/tray/notify/ ./internal/wgpeer/
 
 ## test-compile-darwin: link the darwin test binaries (amd64 and arm64) of the packages with macOS code
 test-compile-darwin:
 	@d=$$(mktemp -d); trap 'rm -rf $$d' EXIT; \
 	for arch in arm64 amd64; do \
 		GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) test -c -o $$d/ $(DARWIN_TEST_PACKAGES) || exit 1; \
+		(cd packaging && GOOS=darwin GOARCH=$$arch CGO_ENABLED=0 $(GO) test -c -o $$d/ ./macos/) || exit 1; \
 	done
 
 lint: test-compile-darwin
@@ -23,4 +24,4 @@ lint: test-compile-darwin
 mac-bundle-layout:
 	@mkdir -p $(BIN)/macos
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o $(BIN)/macos/ghostwire ./app
-	$(GO) run ./packaging/macos/bundle -exe $(BIN)/macos/ghostwire -out $(BIN)/macos -pkgroot $(BIN)/macos/pkgroot
+	$(PKG_GO) run ./macos/bundle -exe $(BIN)/macos/ghostwire -out $(BIN)/macos -pkgroot $(BIN)/macos/pkgroot

@@ -95,15 +95,22 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		result, status = "created", http.StatusCreated
 		s.o.Metrics.ActivePeers.Set(float64(s.o.Peers.Len()))
 	}
-	if replaced != nil {
+	reason := result
+	switch {
+	case replaced != nil:
+		// Only the owner's own peer is ever taken over (registry.Register):
+		// a rotation, or a restarted client taking over what a crashed one left.
 		result, act = "rotated", "rotate"
+		reason = "rotated: takes over " + replaced.Key.String() + ", a peer of the same user (its address, not counted against the cap)"
 		s.o.Metrics.Removals.WithLabelValues(registry.ReasonReplaced).Inc()
 		s.o.Audit.Log(r.Context(), audit.Event{Decision: "remove", Action: act, Subject: replaced.Owner.Subject, Name: replaced.Owner.Name,
-			Key: replaced.Key.String(), Address: replaced.Addr.String(), Reason: replaced.Reason})
+			Key: replaced.Key.String(), Address: replaced.Addr.String(), Reason: replaced.Reason + ": taken over by its owner's new key " + p.Key.String()})
+	case replaces != nil && created:
+		reason = result + "; replaces " + replaces.String() + " ignored: this user has no peer with that key (expired, removed, or another user's)"
 	}
 	s.o.Metrics.Registrations.WithLabelValues(result).Inc()
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: act, Subject: id.Subject, Name: id.Name,
-		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: result, Status: status})
+		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: reason, Status: status})
 	writeJSON(w, status, s.peerJSON(p, endpoint))
 }
 

@@ -35,6 +35,20 @@ func DesktopEntry(exe string) string {
 	return b.String()
 }
 
+// DisabledEntry is the per-user XDG entry that turns off a system-wide entry
+// of the same name (/etc/xdg/autostart/ghostwire.desktop, installed by the
+// package) for this person only: Hidden=true means "as if it did not exist".
+func DisabledEntry() string {
+	return "[Desktop Entry]\n" +
+		"Type=Application\n" +
+		"Name=Ghostwire\n" +
+		"Comment=Start at login turned off in the Ghostwire menu (overrides the system-wide entry)\n" +
+		"Hidden=true\n"
+}
+
+// DesktopFile is the file name of the autostart entry, per user and system-wide.
+const DesktopFile = desktopFile
+
 // execLine quotes args for a desktop entry's Exec key: arguments with reserved
 // characters are double-quoted with ", `, $ and \ escaped, % is doubled, and then
 // the whole value is escaped as a desktop-entry string (\ → \\).

@@ -62,3 +62,18 @@ func TestRunValue(t *testing.T) {
 		t.Errorf("RunValue = %s, want %s", got, want)
 	}
 }
+
+func TestLauncherAndLinkHandlerEntries(t *testing.T) {
+	l := LauncherEntry("/usr/bin/ghostwire")
+	for _, line := range []string{"Exec=/usr/bin/ghostwire tray", "Categories=Network;", "Type=Application"} {
+		if !strings.Contains(l, "\n"+line+"\n") {
+			t.Errorf("launcher lacks %q:\n%s", line, l)
+		}
+	}
+	h := LinkHandlerEntry("/opt/Ghost Wire/ghostwire")
+	for _, line := range []string{`Exec="/opt/Ghost Wire/ghostwire" open-link %u`, "MimeType=x-scheme-handler/ghostwire;", "NoDisplay=true"} {
+		if !strings.Contains(h, "\n"+line+"\n") {
+			t.Errorf("link handler lacks %q:\n%s", line, h)
+		}
+	}
+}

@@ -1,8 +1,9 @@
-//go:build linux || darwin
+//go:build darwin
 
 package autostart
 
-// On Linux and macOS the registration is one file at Path holding content(exe).
+// On macOS the registration is one file at Path holding content(exe). (Linux
+// also honours a system-wide entry the package installs: autostart_linux.go.)
 
 // Enabled reports whether the tray starts at login.
 func Enabled() (bool, error) {

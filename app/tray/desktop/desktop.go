@@ -95,6 +95,32 @@ func infoCommand(goos string, look LookPath, title, text string) []string {
 	}
 }
 
+// confirmCommand asks a yes/no question on goos, Cancel being the default
+// answer where the program allows it, or nil without a dialog program. Text
+// is shown as plain text (zenity --no-markup; callers keep < > & out of text
+// for kdialog, which may render rich text).
+func confirmCommand(goos string, look LookPath, title, text, yes string) []string {
+	switch goos {
+	case "darwin":
+		return []string{"osascript", "-e", "display dialog " + asQuote(text) + " with title " + asQuote(title) +
+			" buttons {\"Cancel\", " + asQuote(yes) + "} default button \"Cancel\" cancel button \"Cancel\" with icon caution"}
+	case "windows":
+		// MsgBox style 305 = OKCancel (1) + Exclamation (48) + Cancel as the default button (256).
+		return []string{"powershell.exe", "-NoProfile", "-NonInteractive", "-Command",
+			"Add-Type -AssemblyName Microsoft.VisualBasic; [Microsoft.VisualBasic.Interaction]::MsgBox(" +
+				psQuote(text+"\n\n(OK: "+yes+")") + ",305," + psQuote(title) + ")"}
+	default:
+		if _, err := look("zenity"); err == nil {
+			return []string{"zenity", "--question", "--no-markup", "--default-cancel", "--title=" + title, "--text=" + text,
+				"--ok-label=" + yes, "--cancel-label=Cancel"}
+		}
+		if _, err := look("kdialog"); err == nil {
+			return []string{"kdialog", "--title", title, "--yes-label", yes, "--no-label", "Cancel", "--warningyesno", text}
+		}
+		return nil
+	}
+}
+
 // Desktop runs the helpers for one OS.
 type Desktop struct {
 	GOOS string
@@ -105,6 +131,11 @@ type Desktop struct {
 // CanAsk reports whether AskServerURL can show a dialog.
 func (d Desktop) CanAsk() bool {
 	return askCommand(d.GOOS, d.Look, "", "", "") != nil
+}
+
+// CanConfirm reports whether Confirm can show a dialog.
+func (d Desktop) CanConfirm() bool {
+	return confirmCommand(d.GOOS, d.Look, "", "", "") != nil
 }
 
 // Copy puts text on the clipboard.
@@ -141,6 +172,27 @@ func (d Desktop) AskServerURL(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("could not show the dialog (%s): %w", c[0], err)
 	}
 	return ans, nil
+}
+
+// Confirm asks a yes/no question; false when the person chooses Cancel or
+// closes the dialog. Without a dialog program it returns an error (the
+// caller must then not go ahead).
+func (d Desktop) Confirm(ctx context.Context, title, text, yes string) (bool, error) {
+	c := confirmCommand(d.GOOS, d.Look, title, text, yes)
+	if c == nil {
+		return false, errors.New("no dialog program here to ask you (install zenity or kdialog)")
+	}
+	out, err := d.command(ctx, c).Output()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return false, nil // Cancel, closed, or timed out: zenity/kdialog exit 1 (or 5), osascript -128
+	case err != nil:
+		return false, fmt.Errorf("could not show the dialog (%s): %w", c[0], err)
+	case d.GOOS == "windows":
+		return strings.TrimSpace(string(out)) == "Ok", nil
+	}
+	return true, nil
 }
 
 // ShowInfo shows text in a dialog; it returns an error when no dialog program

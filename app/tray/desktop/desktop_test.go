@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -101,5 +102,51 @@ func TestAskServerURLRunsTheDialog(t *testing.T) {
 	write("exit 1")
 	if _, err := d.AskServerURL(context.Background()); !errors.Is(err, ErrCancelled) {
 		t.Fatalf("cancel: %v", err)
+	}
+}
+
+func TestConfirmCommand(t *testing.T) {
+	if got := confirmCommand("linux", have(), "t", "x", "Go"); got != nil {
+		t.Errorf("no dialog program: %q", got)
+	}
+	got := confirmCommand("linux", have("zenity"), "Add?", "<b>x</b>", "Go")
+	want := []string{"zenity", "--question", "--no-markup", "--default-cancel", "--title=Add?", "--text=<b>x</b>", "--ok-label=Go", "--cancel-label=Cancel"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("zenity: %q", got)
+	}
+	if got := confirmCommand("linux", have("kdialog"), "t", "x", "Go"); !reflect.DeepEqual(got, []string{"kdialog", "--title", "t", "--yes-label", "Go", "--no-label", "Cancel", "--warningyesno", "x"}) {
+		t.Errorf("kdialog: %q", got)
+	}
+	got = confirmCommand("darwin", have(), "Add?", `a "b"`, "Go")
+	if want := `display dialog "a \"b\"" with title "Add?" buttons {"Cancel", "Go"} default button "Cancel" cancel button "Cancel" with icon caution`; got[2] != want {
+		t.Errorf("osascript: %s", got[2])
+	}
+	got = confirmCommand("windows", have(), "Add?", "it's", "Go")
+	if !strings.Contains(got[4], "MsgBox('it''s\n\n(OK: Go)',305,'Add?')") {
+		t.Errorf("powershell: %s", got[4])
+	}
+}
+
+// A stand-in zenity: exit 0 is yes, exit 1 (Cancel, or the window closed) is no.
+func TestConfirmRunsTheDialog(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "zenity")
+	d := Desktop{GOOS: "linux", Env: env(), Look: func(n string) (string, error) {
+		if n == "zenity" {
+			return script, nil
+		}
+		return "", exec.ErrNotFound
+	}}
+	for body, want := range map[string]bool{"exit 0": true, "exit 1": false, "exit 5": false} {
+		if err := os.WriteFile(script, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Confirm(context.Background(), "t", "x", "Go"); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", body, got, err, want)
+		}
+	}
+	none := Desktop{GOOS: "linux", Env: env(), Look: have()}
+	if ok, err := none.Confirm(context.Background(), "t", "x", "Go"); ok || err == nil {
+		t.Errorf("without a dialog program: %v %v", ok, err)
 	}
 }

@@ -61,12 +61,3 @@ func ParseServerURL(s string) (string, error) {
 	u.Fragment, u.RawQuery = "", ""
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
-
-// ProfileName names a new profile after its server's host ("vpn.example.com").
-func ProfileName(server string) string {
-	u, err := url.Parse(server)
-	if err != nil || u.Hostname() == "" {
-		return server
-	}
-	return u.Hostname()
-}

@@ -1,8 +1,8 @@
 // Command bundle builds Ghostwire.app (and, with -pkgroot, the installer's
 // payload root) from a built ghostwire program:
 //
-//	go run ./packaging/macos/bundle -exe bin/ghostwire -out dist
-//	go run ./packaging/macos/bundle -exe bin/ghostwire -pkgroot dist/pkgroot
+//	cd packaging && go run ./macos/bundle -exe ../bin/ghostwire -out ../dist
+//	cd packaging && go run ./macos/bundle -exe ../bin/ghostwire -pkgroot ../dist/pkgroot
 package main
 
 import (

@@ -155,6 +155,20 @@ func (b *Backend) Extend(_ context.Context, req localapi.ProfileRequest) error {
 	return nil
 }
 
+// Remove implements localapi.Backend: the profile goes.
+func (b *Backend) Remove(_ context.Context, req localapi.ProfileRequest) error {
+	b.record("remove:" + req.Profile)
+	b.mu.Lock()
+	for i, p := range b.st.Profiles {
+		if p.Name == req.Profile {
+			b.st.Profiles = append(b.st.Profiles[:i], b.st.Profiles[i+1:]...)
+			break
+		}
+	}
+	b.mu.Unlock()
+	return nil
+}
+
 // SetSessionEnd sets when the named profile's sign-in session ends.
 func (b *Backend) SetSessionEnd(name string, end time.Time) {
 	b.set(name, func(p *localapi.Profile) { p.SessionExpiresAt = &end })
