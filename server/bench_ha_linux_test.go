@@ -1,29 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
-	"github.com/ghostwire/ghostwire/auth/devidp"
-	"github.com/ghostwire/ghostwire/auth/verify"
 	"github.com/ghostwire/ghostwire/internal/kubetest"
 	"github.com/ghostwire/ghostwire/internal/testenv"
-	"github.com/ghostwire/ghostwire/server/api"
 	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/config"
 	"github.com/ghostwire/ghostwire/server/httpapi"
@@ -90,27 +82,8 @@ func BenchmarkServer10kHA(b *testing.B) {
 	}
 	ns, _ := nstest.Pair(b, "10.201.5.1/30", "10.201.5.2/30")
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	users := make([]devidp.User, benchUsers)
-	for i := range users {
-		users[i] = devidp.User{Username: fmt.Sprintf("user%04d@example.com", i), Roles: []string{devidp.RoleUser}}
-	}
-	idp := devidp.NewTestServer(b, devidp.Options{Users: users, Logger: log})
-	verifier, err := verify.New(context.Background(), verify.Config{Issuer: idp.Issuer(), Audience: idp.Audience(),
-		RequiredScope: idp.APIScope(), AllowedRoles: []string{devidp.RoleUser}, HTTPClient: idp.HTTPClient(), Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	tokens := make([]string, benchUsers)
-	for i := range tokens {
-		if tokens[i], err = idp.MintAccessToken(users[i].Username); err != nil {
-			b.Fatal(err)
-		}
-	}
-	keys := make([]string, benchPeers+1_000)
-	for i := range keys {
-		k, _ := wgtypes.GeneratePrivateKey()
-		keys[i] = k.PublicKey().String()
-	}
+	bw := newBenchWorld(b, log)
+	idp, keys := bw.idp, bw.keys
 	prefix := netip.MustParsePrefix("100.81.0.0/16")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -119,49 +92,16 @@ func BenchmarkServer10kHA(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	m := metrics.New()
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{Config: idp.APIConfig("bench"), Verifier: verifier, Registry: a.reg, Peers: a.store,
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{Config: idp.APIConfig("bench"), Verifier: bw.verifier, Registry: a.reg, Peers: a.store,
 		Network: httpapi.Network{ServerPublicKey: a.dev.PublicKey(), Endpoint: httpapi.StaticEndpoint("10.201.5.1:51851"), MTU: 1420},
 		Audit:   audit.New(log), Metrics: m, Logger: log}))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}}
-	register := func(user int, key string) time.Duration {
-		body, _ := json.Marshal(api.RegisterRequest{PublicKey: key, DeviceName: "bench"})
-		req, _ := http.NewRequest("POST", srv.URL+api.PathPeers, bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tokens[user])
-		req.Header.Set("Content-Type", "application/json")
-		t0 := time.Now()
-		resp, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rb, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		d := time.Since(t0)
-		if resp.StatusCode != 201 {
-			b.Fatalf("register: %d %s", resp.StatusCode, rb)
-		}
-		return d
-	}
+	register := bw.registrar(b, srv.URL)
 
 	b.ResetTimer()
 	// 1. Fill to 10,000 peers with 64 concurrent clients.
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for c := 0; c < benchClients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= benchPeers {
-					return
-				}
-				register(i%benchUsers, keys[i])
-			}
-		}()
-	}
-	wg.Wait()
+	fillPeers(register, keys)
 	fill := time.Since(start)
 
 	// 2. One client at a time on top of 10,000 peers: what a person waits.

@@ -113,41 +113,9 @@ func parseAllStats(text string) map[Key]Stats {
 
 // parseStats reads the counters of peer pub from UAPI "get" text.
 func parseStats(text string, pub Key) (Stats, error) {
-	want := hex.EncodeToString(pub[:])
-	var s Stats
-	var sec, nsec int64
-	in, found := false, false
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		if k == "public_key" {
-			in = v == want
-			found = found || in
-			continue
-		}
-		if !in {
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch k {
-		case "rx_bytes":
-			s.RxBytes = n
-		case "tx_bytes":
-			s.TxBytes = n
-		case "last_handshake_time_sec":
-			sec = n
-		case "last_handshake_time_nsec":
-			nsec = n
-		}
-	}
-	if !found {
+	s, ok := parseAllStats(text)[pub]
+	if !ok {
 		return Stats{}, fmt.Errorf("the WireGuard device has no peer %s (internal error)", pub)
-	}
-	if sec != 0 || nsec != 0 {
-		s.LatestHandshake = time.Unix(sec, nsec)
 	}
 	return s, nil
 }

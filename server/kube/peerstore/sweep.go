@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"time"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/kube/records"
 	"github.com/ghostwire/ghostwire/server/registry"
+	"github.com/ghostwire/ghostwire/server/sweep"
 )
 
 // Sweep reads the device, votes on idle peers, removes peers every live
@@ -28,17 +28,7 @@ func (s *Store) Sweep(ctx context.Context) ([]registry.Removed, error) {
 		return nil, err
 	}
 	now := s.o.Now()
-	stats := make(map[wgtypes.Key]registry.Stats, len(devPeers))
-	for _, p := range devPeers {
-		st := registry.Stats{LatestHandshake: p.LastHandshakeTime, RxBytes: p.ReceiveBytes, TxBytes: p.TransmitBytes}
-		if p.Endpoint != nil {
-			st.Endpoint = p.Endpoint.String()
-		}
-		if !p.LastHandshakeTime.IsZero() {
-			s.o.Metrics.HandshakeAge.Observe(now.Sub(p.LastHandshakeTime).Seconds())
-		}
-		stats[p.PublicKey] = st
-	}
+	stats := sweep.Stats(devPeers, now, s.o.Metrics)
 	s.o.Registry.UpdateStats(stats)
 	for _, k := range s.o.Registry.DropUnknown(stats) {
 		s.log.Info("removed a peer from the device that no record names", "key", k.String())
