@@ -17,7 +17,7 @@ GO_TOOLS := github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 SYSTEM_TEST_TARGETS :=
 
 -include server/make.mk auth/make.mk tunnel/make.mk app/make.mk app/tray/make.mk deploy/make.mk e2e/make.mk \
-	internal/wine/make.mk packaging/make.mk packaging/macos/make.mk
+	internal/wine/make.mk internal/kubetest/make.mk packaging/make.mk packaging/macos/make.mk
 
 .PHONY: all build build-cross test test-unit test-system deps lint vet fmt-check actionlint bench demo clean fuzz
 

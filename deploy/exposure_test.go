@@ -1,12 +1,12 @@
 package deploy
 
 import (
+	"fmt"
+	"maps"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -17,12 +17,15 @@ import (
 // How the server is reached: Services, Ingress, NetworkPolicy, and the port
 // helpers they share with the policy checks.
 
-func checkServices(t *testing.T, r *rendered, d *appsv1.Deployment, cfg *config.Config) {
+func checkServices(t *testing.T, r *rendered, d *workload, cfg *config.Config) {
 	t.Helper()
 	c := container(t, d, serverCont)
-	pod := labels.Set(d.Spec.Template.Labels)
+	wg := map[string]bool{}
+	for _, name := range wireGuardServices(cfg, d) {
+		wg[name] = true
+	}
 	for _, s := range r.services {
-		if !labels.SelectorFromSet(s.Spec.Selector).Matches(pod) {
+		if !d.selects(s.Spec.Selector) {
 			t.Errorf("Service %s does not select the server pod", s.Name)
 		}
 		for _, p := range s.Spec.Ports {
@@ -30,29 +33,45 @@ func checkServices(t *testing.T, r *rendered, d *appsv1.Deployment, cfg *config.
 			if cp == 0 {
 				t.Errorf("Service %s port %s targets %s, which the container does not expose", s.Name, p.Name, p.TargetPort.String())
 			}
-			if s.Name == wireguardSvc && (p.Protocol != corev1.ProtocolUDP || int(cp) != cfg.ListenPort) {
+			if wg[s.Name] && (p.Protocol != corev1.ProtocolUDP || int(cp) != cfg.ListenPort) {
 				t.Errorf("WireGuard Service port %s: %s → %d, want UDP → %d", p.Name, p.Protocol, cp, cfg.ListenPort)
 			}
 		}
 	}
 	if cfg.Endpoint == "" {
-		ns, name, _ := strings.Cut(cfg.KubeService, "/")
-		var found bool
-		for _, s := range r.services {
-			if s.Namespace == ns && s.Name == name {
-				found = true
-				if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
-					t.Errorf("GHOSTWIRE_KUBE_SERVICE names %s, which is not a LoadBalancer", cfg.KubeService)
+		// Every replica's endpoint Service exists, is a LoadBalancer, selects
+		// that replica alone, and all of them are alike (a patch or component
+		// applied to one and not the others would be a surprise).
+		var first *corev1.Service
+		for ordinal, name := range wireGuardServices(cfg, d) {
+			var found *corev1.Service
+			for _, s := range r.services {
+				if s.Namespace == namespace && s.Name == name {
+					found = s
 				}
 			}
-		}
-		if !found {
-			t.Errorf("GHOSTWIRE_KUBE_SERVICE=%s names no rendered Service", cfg.KubeService)
+			if found == nil {
+				t.Errorf("GHOSTWIRE_KUBE_SERVICE=%s names no rendered Service %s", cfg.KubeService, name)
+				continue
+			}
+			if found.Spec.Type != corev1.ServiceTypeLoadBalancer {
+				t.Errorf("%s is not a LoadBalancer", name)
+			}
+			if d.Kind == "StatefulSet" && found.Spec.Selector[podNameLabel] != fmt.Sprintf("%s-%d", d.Name, ordinal) {
+				t.Errorf("Service %s selects pod %q, want %s-%d", name, found.Spec.Selector[podNameLabel], d.Name, ordinal)
+			}
+			if first == nil {
+				first = found
+				continue
+			}
+			if !maps.Equal(first.Annotations, found.Annotations) || first.Spec.ExternalTrafficPolicy != found.Spec.ExternalTrafficPolicy {
+				t.Errorf("Services %s and %s differ: annotations %v vs %v", first.Name, found.Name, first.Annotations, found.Annotations)
+			}
 		}
 	}
 }
 
-func checkIngress(t *testing.T, r *rendered, d *appsv1.Deployment) {
+func checkIngress(t *testing.T, r *rendered, d *workload) {
 	t.Helper()
 	for _, ing := range r.ingresses {
 		if len(ing.Spec.TLS) == 0 || ing.Annotations["cert-manager.io/cluster-issuer"] == "" {
@@ -85,13 +104,13 @@ func checkIngress(t *testing.T, r *rendered, d *appsv1.Deployment) {
 
 // checkNetworkPolicy: a policy selects the server pod, admits WireGuard UDP
 // from anywhere, and names only ports the server exposes.
-func checkNetworkPolicy(t *testing.T, r *rendered, d *appsv1.Deployment) {
+func checkNetworkPolicy(t *testing.T, r *rendered, d *workload) {
 	t.Helper()
 	c := container(t, d, serverCont)
 	wg := containerPort(t, c, "wireguard")
 	for _, np := range r.netpols {
 		sel := labels.SelectorFromSet(np.Spec.PodSelector.MatchLabels)
-		if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		if !sel.Matches(labels.Set(d.Template.Labels)) {
 			t.Errorf("NetworkPolicy %s does not select the server pod", np.Name)
 		}
 		var udpOpen bool

@@ -22,11 +22,11 @@ func TestKubectlKustomize(t *testing.T) {
 		t.Logf("%s", strings.TrimSpace(string(v)))
 	}
 	for _, v := range variants {
-		if len(v.components) > 0 {
+		if len(v.Components)+len(v.Inside) > 0 {
 			continue
 		}
-		t.Run(v.dir, func(t *testing.T) {
-			out, err := exec.Command(kubectl, "kustomize", v.dir).Output()
+		t.Run(v.Dir, func(t *testing.T) {
+			out, err := exec.Command(kubectl, "kustomize", v.Dir).Output()
 			if err != nil {
 				msg := ""
 				if ee, ok := err.(*exec.ExitError); ok {
@@ -35,7 +35,7 @@ func TestKubectlKustomize(t *testing.T) {
 						msg = msg[:600]
 					}
 				}
-				t.Fatalf("kubectl kustomize %s: %v\n%s", v.dir, err, msg)
+				t.Fatalf("kubectl kustomize %s: %v\n%s", v.Dir, err, msg)
 			}
 			var got []string
 			for _, doc := range strings.Split(string(out), "\n---\n") {

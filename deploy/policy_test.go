@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -39,11 +38,13 @@ func TestPolicy(t *testing.T) {
 					t.Errorf("%s is in namespace %q, want %q", o.id, o.ns, namespace)
 				}
 			}
-			d := one(t, r.deployments, "Deployment")
-			if d.Name != serverName || *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-				t.Errorf("Deployment %s: want %s, 1 replica, Recreate (state is in memory)", d.Name, serverName)
+			d := r.workload(t)
+			cfg := serverConfig(t, r, d, v.Dir != "base")
+			if d.Kind == "StatefulSet" {
+				checkReplicas(t, r, d, cfg)
+			} else if cfg.KubeHA {
+				t.Error("GHOSTWIRE_KUBE_HA without the StatefulSet of components/ha")
 			}
-			cfg := serverConfig(t, r, d, v.dir != "base")
 			checkPod(t, d)
 			checkServerContainer(t, d, cfg)
 			checkServices(t, r, d, cfg)
@@ -117,8 +118,8 @@ func checkNoSecret(t *testing.T, r *rendered) {
 			t.Errorf("Certificate %s lacks an issuer or DNS names", c.Metadata.Name)
 		}
 	}
-	for _, d := range r.deployments {
-		for _, vol := range d.Spec.Template.Spec.Volumes {
+	for _, d := range r.workloads() {
+		for _, vol := range d.Template.Spec.Volumes {
 			if vol.Secret != nil && !issued[vol.Secret.SecretName] {
 				t.Errorf("volume %s mounts Secret %s, which no Certificate in the manifests issues", vol.Name, vol.Secret.SecretName)
 			}
@@ -130,7 +131,7 @@ func checkNoSecret(t *testing.T, r *rendered) {
 // defaults, then its environment (ConfigMap and env), through the server's own
 // flag set. Every variable must be a flag; with validate, the result must
 // pass the server's own validation.
-func serverConfig(t *testing.T, r *rendered, d *appsv1.Deployment, validate bool) *config.Config {
+func serverConfig(t *testing.T, r *rendered, d *workload, validate bool) *config.Config {
 	t.Helper()
 	c := container(t, d, serverCont)
 	env := map[string]string{}
@@ -166,6 +167,9 @@ func serverConfig(t *testing.T, r *rendered, d *appsv1.Deployment, validate bool
 	if err := config.ApplyEnv(fs, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatalf("the server would reject its environment: %v", err)
 	}
+	if d.Kind == "StatefulSet" && cfg.ReplicaName == "" {
+		cfg.ReplicaName = d.Name + "-0" // a pod's host name is its name
+	}
 	if validate {
 		if err := cfg.Validate(); err != nil {
 			t.Fatalf("the server would refuse to start with this configuration:\n%v", err)
@@ -185,23 +189,23 @@ func configMap(t *testing.T, r *rendered, name string) *corev1.ConfigMap {
 	return nil
 }
 
-func container(t *testing.T, d *appsv1.Deployment, name string) *corev1.Container {
+func container(t *testing.T, d *workload, name string) *corev1.Container {
 	t.Helper()
-	for i := range d.Spec.Template.Spec.Containers {
-		if c := &d.Spec.Template.Spec.Containers[i]; c.Name == name {
+	for i := range d.Template.Spec.Containers {
+		if c := &d.Template.Spec.Containers[i]; c.Name == name {
 			return c
 		}
 	}
-	t.Fatalf("Deployment %s has no container %q", d.Name, name)
+	t.Fatalf("%s %s has no container %q", d.Kind, d.Name, name)
 	return nil
 }
 
 // checkPod: every container drops everything, cannot escalate, has a
 // read-only root and resource bounds; only the server adds a capability, and
 // only NET_ADMIN. Host access is limited to the TUN device.
-func checkPod(t *testing.T, d *appsv1.Deployment) {
+func checkPod(t *testing.T, d *workload) {
 	t.Helper()
-	spec := d.Spec.Template.Spec
+	spec := d.Template.Spec
 	if spec.HostNetwork || spec.HostPID || spec.HostIPC {
 		t.Error("the pod shares a host namespace")
 	}
@@ -215,7 +219,7 @@ func checkPod(t *testing.T, d *appsv1.Deployment) {
 			}
 		}
 	}
-	if a := d.Spec.Template.Annotations["kubectl.kubernetes.io/default-container"]; a != serverCont {
+	if a := d.Template.Annotations["kubectl.kubernetes.io/default-container"]; a != serverCont {
 		t.Errorf("default container is %q, want %q", a, serverCont)
 	}
 	if len(spec.InitContainers) > 0 {
@@ -270,7 +274,7 @@ func checkPod(t *testing.T, d *appsv1.Deployment) {
 	}
 }
 
-func checkServerContainer(t *testing.T, d *appsv1.Deployment, cfg *config.Config) {
+func checkServerContainer(t *testing.T, d *workload, cfg *config.Config) {
 	t.Helper()
 	c := container(t, d, serverCont)
 	def := config.Default()
@@ -295,7 +299,7 @@ func checkServerContainer(t *testing.T, d *appsv1.Deployment, cfg *config.Config
 			t.Errorf("probe %+v: want GET %s on the ops port %d", probe, want, ops.ContainerPort)
 		}
 	}
-	ann := d.Spec.Template.Annotations
+	ann := d.Template.Annotations
 	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != "/metrics" ||
 		ann["prometheus.io/port"] != strconv.Itoa(int(ops.ContainerPort)) {
 		t.Errorf("Prometheus annotations %v do not point at /metrics on the ops port", ann)
@@ -314,7 +318,7 @@ func checkServerContainer(t *testing.T, d *appsv1.Deployment, cfg *config.Config
 	if !mounted(t, d, c, wgdev.UAPIDir+"/wg0.sock", func(v corev1.Volume) bool { return v.EmptyDir != nil }) {
 		t.Errorf("%s is not an emptyDir (the userspace device's UAPI socket lives there)", wgdev.UAPIDir)
 	}
-	for _, o := range d.Spec.Template.Spec.Containers {
+	for _, o := range d.Template.Spec.Containers {
 		if o.Name == "dev-idp" {
 			checkDevIdP(t, &o, cfg)
 		}
@@ -345,13 +349,13 @@ func checkDevIdP(t *testing.T, c *corev1.Container, cfg *config.Config) {
 	}
 }
 
-func mounted(t *testing.T, d *appsv1.Deployment, c *corev1.Container, file string, kind func(corev1.Volume) bool) bool {
+func mounted(t *testing.T, d *workload, c *corev1.Container, file string, kind func(corev1.Volume) bool) bool {
 	t.Helper()
 	for _, m := range c.VolumeMounts {
 		if !strings.HasPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/") {
 			continue
 		}
-		for _, v := range d.Spec.Template.Spec.Volumes {
+		for _, v := range d.Template.Spec.Volumes {
 			if v.Name == m.Name && kind(v) {
 				return true
 			}
@@ -362,15 +366,30 @@ func mounted(t *testing.T, d *appsv1.Deployment, c *corev1.Container, file strin
 
 // checkRBAC: the server may get and watch its own Service and nothing else;
 // namespaces only when namespace search is on.
-func checkRBAC(t *testing.T, r *rendered, d *appsv1.Deployment, cfg *config.Config) {
+func checkRBAC(t *testing.T, r *rendered, d *workload, cfg *config.Config) {
 	t.Helper()
-	sa := d.Spec.Template.Spec.ServiceAccountName
-	_, svc, _ := strings.Cut(cfg.KubeService, "/")
+	sa := d.Template.Spec.ServiceAccountName
 	role := one(t, r.roles, "Role")
-	want := rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services"},
-		ResourceNames: []string{svc}, Verbs: []string{"get", "watch"}}
-	if len(role.Rules) != 1 || !equalRule(role.Rules[0], want) {
+	var names []string
+	svcs := wireGuardServices(cfg, d)
+	for i := 0; i < len(svcs); i++ {
+		names = append(names, svcs[i])
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"services"},
+		ResourceNames: names, Verbs: []string{"get", "watch"}}}
+	if cfg.KubeHA {
+		// The shared records, in the server's own namespace, and nothing else.
+		want = append(want,
+			rbacv1.PolicyRule{APIGroups: []string{"ghostwire.io"}, Resources: []string{"peers"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+			rbacv1.PolicyRule{APIGroups: []string{"ghostwire.io"}, Resources: []string{"addresses", "replicas"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}})
+	}
+	if len(role.Rules) != len(want) {
 		t.Errorf("Role %s rules %+v, want only %+v", role.Name, role.Rules, want)
+	}
+	for i := range want {
+		if i < len(role.Rules) && !equalRule(role.Rules[i], want[i]) {
+			t.Errorf("Role %s rule %d is %+v, want %+v", role.Name, i, role.Rules[i], want[i])
+		}
 	}
 	rb := one(t, r.roleBindings, "RoleBinding")
 	checkBinding(t, rb.Name, rb.RoleRef, rb.Subjects, "Role", role.Name, sa)
@@ -382,9 +401,9 @@ func checkRBAC(t *testing.T, r *rendered, d *appsv1.Deployment, cfg *config.Conf
 		return
 	}
 	cr := one(t, r.clusterRoles, "ClusterRole")
-	want = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}}
-	if len(cr.Rules) != 1 || !equalRule(cr.Rules[0], want) {
-		t.Errorf("ClusterRole %s rules %+v, want only %+v", cr.Name, cr.Rules, want)
+	wantNS := rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}}
+	if len(cr.Rules) != 1 || !equalRule(cr.Rules[0], wantNS) {
+		t.Errorf("ClusterRole %s rules %+v, want only %+v", cr.Name, cr.Rules, wantNS)
 	}
 	crb := one(t, r.clusterBinds, "ClusterRoleBinding")
 	checkBinding(t, crb.Name, crb.RoleRef, crb.Subjects, "ClusterRole", cr.Name, sa)
@@ -403,11 +422,11 @@ func checkBinding(t *testing.T, name string, ref rbacv1.RoleRef, subjects []rbac
 	}
 }
 
-func checkPDB(t *testing.T, r *rendered, d *appsv1.Deployment) {
+func checkPDB(t *testing.T, r *rendered, d *workload) {
 	t.Helper()
 	p := one(t, r.pdbs, "PodDisruptionBudget")
 	sel := labels.SelectorFromSet(p.Spec.Selector.MatchLabels)
-	if !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+	if !sel.Matches(labels.Set(d.Template.Labels)) {
 		t.Errorf("PodDisruptionBudget %s does not select the server pod", p.Name)
 	}
 }

@@ -3,11 +3,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,42 +16,33 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
-// variant is one way to deploy: a kustomization directory, optionally with
-// extra components on top (how an operator enables them).
-type variant struct {
-	dir        string
-	components []string
-}
-
-func (v variant) String() string {
-	if len(v.components) == 0 {
-		return v.dir
-	}
-	names := make([]string, len(v.components))
-	for i, c := range v.components {
-		names[i] = path.Base(c)
-	}
-	return v.dir + "+" + strings.Join(names, "+")
-}
-
-// variants is every overlay, the base, and each component in use.
-var variants = []variant{
-	{dir: "base"},
-	{dir: "overlays/aks"},
-	{dir: "overlays/aks", components: []string{"components/aks-internal-lb", "components/namespace-search", "components/network-policy"}},
-	{dir: "overlays/aks", components: []string{"components/ip-forward-sysctl", "components/userspace-tun"}},
-	{dir: "overlays/dev"},
-	{dir: "overlays/dev", components: []string{"components/namespace-search", "components/ip-forward-sysctl", "components/network-policy"}},
+// variants is every overlay, the base, and each component in use: layered
+// on top of an overlay, and (for ha) added inside a copy of it, as an operator
+// does who edits the overlay.
+var variants = []Variant{
+	{Dir: "base"},
+	{Dir: "overlays/aks"},
+	{Dir: "overlays/aks", Components: []string{"components/aks-internal-lb", "components/namespace-search", "components/network-policy"}},
+	{Dir: "overlays/aks", Components: []string{"components/ip-forward-sysctl", "components/userspace-tun"}},
+	{Dir: "overlays/dev"},
+	{Dir: "overlays/dev", Components: []string{"components/namespace-search", "components/ip-forward-sysctl", "components/network-policy"}},
+	{Dir: "base", Components: []string{"components/ha"}},
+	{Dir: "overlays/aks", Inside: []string{"components/ha"}},
+	{Dir: "overlays/aks", Inside: []string{"components/ha", "components/aks-internal-lb", "components/namespace-search", "components/network-policy"}},
+	{Dir: "overlays/aks", Inside: []string{"components/ha", "components/ip-forward-sysctl", "components/userspace-tun"}},
+	// Components listed before ha patch the Deployment, which ha turns into
+	// the StatefulSet: the result is the same.
+	{Dir: "overlays/aks", Inside: []string{"components/ip-forward-sysctl", "components/userspace-tun", "components/ha"}},
 }
 
 // rendered is what kubectl apply -k would send, decoded into typed objects.
 type rendered struct {
 	deployments  []*appsv1.Deployment
+	statefulsets []*appsv1.StatefulSet
+	crds         []*crd
 	services     []*corev1.Service
 	configMaps   []*corev1.ConfigMap
 	namespaces   []*corev1.Namespace
@@ -75,46 +62,30 @@ type rendered struct {
 
 // render builds v with krusty (the kustomize API kubectl uses) and decodes
 // every object strictly: an unknown or duplicated field fails the test.
-func render(t *testing.T, v variant) *rendered {
+func render(t *testing.T, v Variant) *rendered {
 	t.Helper()
-	fsys := filesys.MakeFsInMemory()
-	if err := copyTree(fsys, "."); err != nil {
-		t.Fatal(err)
-	}
-	target := "/deploy/" + v.dir
-	if len(v.components) > 0 {
-		target = "/deploy/variant"
-		var b strings.Builder
-		fmt.Fprintf(&b, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../%s\ncomponents:\n", v.dir)
-		for _, c := range v.components {
-			fmt.Fprintf(&b, "  - ../%s\n", c)
-		}
-		if err := fsys.WriteFile(target+"/kustomization.yaml", []byte(b.String())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(fsys, target)
+	objs, err := v.Render()
 	if err != nil {
-		t.Fatalf("kustomize build %s: %v", v, err)
+		t.Fatal(err)
 	}
 	codecs := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict)
 	decoder := codecs.UniversalDeserializer()
 	out := &rendered{}
-	for _, r := range m.Resources() {
-		y, err := r.AsYAML()
-		if err != nil {
-			t.Fatal(err)
-		}
-		kind := r.GetKind()
-		out.kinds = append(out.kinds, kind+"/"+r.GetName())
-		if r.GetApiVersion() == "cert-manager.io/v1" {
-			out.decodeCertManager(t, kind, y)
+	for _, o := range objs {
+		out.kinds = append(out.kinds, o.Kind+"/"+o.Name)
+		switch o.APIVersion {
+		case "cert-manager.io/v1":
+			out.decodeCertManager(t, o.Kind, o.YAML)
+			continue
+		case "apiextensions.k8s.io/v1":
+			c := &crd{}
+			decodeStrict(t, o.Kind, o.YAML, c)
+			out.crds = append(out.crds, c)
 			continue
 		}
-		obj, _, err := decoder.Decode(y, nil, nil)
+		obj, _, err := decoder.Decode(o.YAML, nil, nil)
 		if err != nil {
-			t.Fatalf("%s: %s/%s does not decode strictly into Kubernetes types: %v", v, kind, r.GetName(), err)
+			t.Fatalf("%s: %s/%s does not decode strictly into Kubernetes types: %v", v, o.Kind, o.Name, err)
 		}
 		out.add(t, obj)
 	}
@@ -126,6 +97,8 @@ func (r *rendered) add(t *testing.T, obj runtime.Object) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		r.deployments = append(r.deployments, o)
+	case *appsv1.StatefulSet:
+		r.statefulsets = append(r.statefulsets, o)
 	case *corev1.Service:
 		r.services = append(r.services, o)
 	case *corev1.ConfigMap:
@@ -200,6 +173,12 @@ func (r *rendered) decodeCertManager(t *testing.T, kind string, y []byte) {
 	default:
 		t.Fatalf("unexpected cert-manager kind %s", kind)
 	}
+	decodeStrict(t, kind, y, dst)
+}
+
+// decodeStrict decodes y into dst, refusing unknown fields.
+func decodeStrict(t *testing.T, kind string, y []byte, dst any) {
+	t.Helper()
 	j, err := yaml.YAMLToJSON(y)
 	if err != nil {
 		t.Fatal(err)
@@ -207,29 +186,42 @@ func (r *rendered) decodeCertManager(t *testing.T, kind string, y []byte) {
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		t.Fatalf("cert-manager %s does not decode strictly: %v", kind, err)
+		t.Fatalf("%s does not decode strictly: %v", kind, err)
 	}
 }
 
-// copyTree copies the manifests (every YAML file under dir) into fsys at /deploy.
-func copyTree(fsys filesys.FileSystem, dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return fsys.WriteFile(path.Join("/deploy", filepath.ToSlash(p)), b)
-	})
+// crd is the part of a CustomResourceDefinition the policy reads, decoded
+// strictly down to the schema (which the API server itself validates in
+// TestHAManifestsAcceptedByTheAPIServer).
+type crd struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        metav1.ObjectMeta `json:"metadata"`
+	Spec            struct {
+		Group string `json:"group"`
+		Scope string `json:"scope"`
+		Names struct {
+			Kind       string   `json:"kind"`
+			ListKind   string   `json:"listKind"`
+			Plural     string   `json:"plural"`
+			Singular   string   `json:"singular"`
+			ShortNames []string `json:"shortNames"`
+			Categories []string `json:"categories"`
+		} `json:"names"`
+		Versions []struct {
+			Name                     string           `json:"name"`
+			Served                   bool             `json:"served"`
+			Storage                  bool             `json:"storage"`
+			AdditionalPrinterColumns []map[string]any `json:"additionalPrinterColumns"`
+			Schema                   map[string]any   `json:"schema"`
+		} `json:"versions"`
+	} `json:"spec"`
 }
 
 func TestRenderEveryVariant(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.String(), func(t *testing.T) {
 			r := render(t, v)
-			if len(r.deployments) == 0 {
+			if len(r.deployments)+len(r.statefulsets) == 0 {
 				t.Fatalf("nothing rendered: %v", r.kinds)
 			}
 			if os.Getenv("GHOSTWIRE_DEPLOY_DUMP") != "" {

@@ -8,8 +8,9 @@ SYSTEM_TEST_TARGETS += test-server-system
 .PHONY: test-server-system bench-server server-clean
 
 ## test-server-system: server tests that need root (device, handshake, nftables, expiry), plus the unit tests
+## (the replica tests, TestHA*, need a kube-apiserver and run in test-ha)
 test-server-system:
-	$(GO) test -race -count=1 -timeout 5m ./server/...
+	$(GO) test -race -count=1 -timeout 5m -skip '^TestHA' ./server/...
 
 ## bench-server: 10,000 peers on the userspace device: registration p50/p99, registrations/s (64 clients), sweep time, heap per peer
 bench-server:

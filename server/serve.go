@@ -148,7 +148,7 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	m := metrics.New()
 	m.PoolSize.Set(float64(addrs.Size()))
 	aud := audit.New(log)
-	ro := registry.Options{Pool: addrs, Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
+	ro := registry.Options{Device: dev, DeviceCap: cfg.DeviceCap, MaxLifetime: cfg.MaxLifetime,
 		IdleTimeout: cfg.IdleTimeout, Grace: cfg.RegistrationGrace, RegisterRate: cfg.RegisterRate, RegisterBurst: cfg.RegisterBurst}
 	var deny *denylist.List
 	var denyAPI httpapi.DenyList
@@ -160,11 +160,26 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 		ro.Denied = func(o registry.Owner) bool { _, d := deny.Denied(o.Subject, o.ObjectID); return d }
 		denyAPI = deny
 	}
+	if !cfg.KubeHA {
+		ro.Pool = addrs // with replicas, addresses are shared records
+	}
 	reg := registry.New(ro)
+	var ha *replicas
+	var peers httpapi.Peers
+	var replicaList httpapi.ReplicaSource
+	if cfg.KubeHA {
+		if ha, err = startReplicas(ctx, cfg, log, dev, reg, prefix, addrs.ServerAddr(), endpoint, readiness(&ready), aud, m); err != nil {
+			return err
+		}
+		ready = append(ready, httpapi.Check{Name: "shared peer records", Func: ha.store.Ready})
+		peers, replicaList = ha.store, ha.live
+	}
 	api := httpapi.New(httpapi.Options{
 		Config:   cfg.APIConfig(version),
 		Verifier: verifier,
 		Registry: reg,
+		Peers:    peers,
+		Replicas: replicaList,
 		Network: httpapi.Network{ServerPublicKey: priv.PublicKey(), Endpoint: endpoint, Routes: clientRoutes(cfg.Routes, dnsServers), DNSServers: dnsServers,
 			SearchDomains: search, MatchDomains: match, Domains: domains, MTU: cfg.MTU, Keepalive: cfg.Keepalive, IdleTimeout: cfg.IdleTimeout},
 		Audit: aud, Metrics: m, Logger: log, Ready: ready, TrustedProxies: trusted, Deny: denyAPI,
@@ -173,17 +188,24 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 		// Events bring a ConfigMap update in at once; the poll is the fallback.
 		go deny.Watch(ctx, denyPoll, func() { api.EnforceDenyList(ctx) })
 	}
-	sw := &sweep.Sweeper{Registry: reg, Device: dev, Audit: aud, Metrics: m, Logger: log}
+	inUse := addrs.InUse
+	if ha != nil {
+		inUse = ha.store.AddressesInUse
+	}
 	go func() {
 		for ctx.Err() == nil {
-			m.PoolInUse.Set(float64(addrs.InUse()))
+			m.PoolInUse.Set(float64(inUse()))
 			select {
 			case <-ctx.Done():
 			case <-time.After(5 * time.Second):
 			}
 		}
 	}()
-	go sw.Run(ctx, cfg.SweepInterval)
+	if ha == nil {
+		// With replicas the peer store sweeps (votes on idle peers).
+		sw := &sweep.Sweeper{Registry: reg, Device: dev, Audit: aud, Metrics: m, Logger: log}
+		go sw.Run(ctx, cfg.SweepInterval)
+	}
 
 	servers, errc, err := listen(ctx, cfg, log, api, m)
 	if err != nil {
@@ -202,6 +224,11 @@ func serve(ctx context.Context, cfg *config.Config, logw io.Writer) (err error) 
 	defer cancel()
 	for _, s := range servers {
 		_ = s.Shutdown(sctx)
+	}
+	if ha != nil {
+		// The peers are the other replicas' too: only this replica goes.
+		ha.leave(sctx, log)
+		return err
 	}
 	removed, errs := reg.RemoveAll()
 	for _, r := range removed {

@@ -93,7 +93,12 @@ type Config struct {
 	// MTU of the TUN device; 0 means 1420.
 	MTU  int
 	Peer Peer
-	DNS  DNS
+	// Standby are further peers without routes: the server's other replicas,
+	// which hold this client's key and address too. Each keeps a session
+	// alive (its persistent keepalive), so that Activate can move the routes
+	// to one of them in a single device update. Their AllowedIPs are empty.
+	Standby []Peer
+	DNS     DNS
 	// JournalDir keeps the undo journal; "" means DefaultJournalDir.
 	JournalDir string
 	// AllowFullTunnel permits a route covering the whole internet (/0). Without
@@ -160,6 +165,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tunnel config: keepalive %s is outside 0..65535s", c.Peer.Keepalive)
 	case c.Peer.PublicKey == c.PrivateKey.Public():
 		return errors.New("tunnel config: server public key equals our own public key")
+	}
+	seen := map[Key]bool{c.Peer.PublicKey: true}
+	for _, sb := range c.Standby {
+		switch {
+		case sb.PublicKey == Key{} || seen[sb.PublicKey] || sb.PublicKey == c.PrivateKey.Public():
+			return errors.New("tunnel config: a standby replica's public key is missing, repeated, or ours")
+		case !sb.Endpoint.IsValid() || sb.Endpoint.Port() == 0:
+			return errors.New("tunnel config: a standby replica's endpoint must be IP:port")
+		case len(sb.AllowedIPs) > 0:
+			return errors.New("tunnel config: a standby replica carries no routes (they belong to the active one)")
+		case sb.Keepalive < 0 || sb.Keepalive > 65535*time.Second:
+			return fmt.Errorf("tunnel config: keepalive %s is outside 0..65535s", sb.Keepalive)
+		}
+		seen[sb.PublicKey] = true
 	}
 	for _, p := range c.Peer.AllowedIPs {
 		if !p.IsValid() {

@@ -51,6 +51,23 @@ func endpointCovered(c Config, routes []netip.Prefix) bool {
 	return false
 }
 
+// coveredEndpoints is every endpoint (the active peer's, then each
+// standby's, once each) that a pushed range would route into the tunnel:
+// each gets a pinned host route, so a standby is reachable before it is
+// ever needed.
+func coveredEndpoints(c Config, routes []netip.Prefix) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range append([]Peer{c.Peer}, c.Standby...) {
+		one := c
+		one.Peer = p
+		ep := p.Endpoint.Addr().Unmap()
+		if endpointCovered(one, routes) && !slices.Contains(out, ep) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
 // diffPrefixes returns what is in next but not in prev (add) and what is in
 // prev but not in next (remove).
 func diffPrefixes(prev, next []netip.Prefix) (add, remove []netip.Prefix) {

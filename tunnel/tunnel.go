@@ -91,7 +91,7 @@ type Tunnel struct {
 	name   string
 	index  int
 	routes []netip.Prefix
-	pin    *entry // host route to the endpoint, if pinned
+	pins   []entry // host routes to endpoints inside a pushed range
 	dns    dnsState
 	closed bool
 }
@@ -140,7 +140,7 @@ func Up(ctx context.Context, cfg Config, log *slog.Logger) (*Tunnel, error) {
 		return nil, err
 	}
 	log.Info("tunnel up", "address", cfg.Address, "endpoint", cfg.Peer.Endpoint,
-		"routes", t.routes, "dns", t.dns.mode, "pinned_endpoint", t.pin != nil)
+		"routes", t.routes, "dns", t.dns.mode, "pinned_endpoints", len(t.pins), "standby", len(cfg.Standby))
 	return t, nil
 }
 
@@ -219,15 +219,15 @@ func (t *Tunnel) addAddress(p netip.Prefix) error {
 	return nil
 }
 
-// applyRoutes brings the routes (and the endpoint pin) to what cfg needs.
+// applyRoutes brings the routes (and the endpoint pins) to what cfg needs.
 func (t *Tunnel) applyRoutes(cfg Config) error {
 	next := routePlan(cfg)
-	// Re-pin first: the endpoint may have moved, or the network changed.
+	// Re-pin first: an endpoint may have moved, or the network changed.
 	if err := t.unpin(); err != nil {
 		return err
 	}
-	if endpointCovered(cfg, next) {
-		if err := t.pinEndpoint(cfg.Peer.Endpoint.Addr().Unmap()); err != nil {
+	for _, ep := range coveredEndpoints(cfg, next) {
+		if err := t.pinEndpoint(ep); err != nil {
 			return err
 		}
 	}
@@ -284,26 +284,26 @@ func (t *Tunnel) pinEndpoint(ep netip.Addr) error {
 	if errors.Is(err, errExists) {
 		// Someone else pinned it already (another profile to the same
 		// server): use theirs, and leave it alone on the way out.
-		_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute })
+		_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute && x.Prefix == e.Prefix })
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("cannot pin the route to the server %s via %s: %w", ep, dev, err)
 	}
-	t.log.Info("the server endpoint is inside a tunnel range: pinned a host route to it", "route", e.String())
-	t.pin = &e
+	t.log.Info("a server endpoint is inside a tunnel range: pinned a host route to it", "route", e.String())
+	t.pins = append(t.pins, e)
 	return nil
 }
 
 func (t *Tunnel) unpin() error {
-	if t.pin == nil {
-		return nil
+	for len(t.pins) > 0 {
+		p := t.pins[0]
+		if err := t.ops.delHostRoute(p.Prefix, p.Gateway, p.Link); err != nil {
+			return fmt.Errorf("cannot remove the old route to the server: %w", err)
+		}
+		_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute && x.Prefix == p.Prefix })
+		t.pins = t.pins[1:]
 	}
-	if err := t.ops.delHostRoute(t.pin.Prefix, t.pin.Gateway, t.pin.Link); err != nil {
-		return fmt.Errorf("cannot remove the old route to the server: %w", err)
-	}
-	_ = t.j.forget(func(x entry) bool { return x.Kind == kindHostRoute })
-	t.pin = nil
 	return nil
 }
 
@@ -426,6 +426,13 @@ func (t *Tunnel) kickLocked() error {
 		return errors.New("the WireGuard device has no peer (internal error)")
 	}
 	p.SendKeepalive()
+	// Standbys start their sessions now too: a replica is worth moving to
+	// only while it is known to answer.
+	for _, sb := range t.cfg.Standby {
+		if q := t.dev.LookupPeer(device.NoisePublicKey(sb.PublicKey)); q != nil {
+			q.SendKeepalive()
+		}
+	}
 	return nil
 }
 

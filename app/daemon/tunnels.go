@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/tunnel"
@@ -34,6 +37,7 @@ func (ts *Tunnels) config(ctx context.Context, c engine.TunnelConfig) (tunnel.Co
 		MTU:        c.MTU,
 		Peer: tunnel.Peer{PublicKey: c.PeerPublicKey, Endpoint: ep, AllowedIPs: c.Routes,
 			Keepalive: c.Keepalive},
+		Standby:     ts.standby(ctx, c.Standby, c.Keepalive),
 		DNS:         tunnel.DNS{Servers: c.DNSServers, Search: c.SearchDomains, Match: c.MatchDomains},
 		JournalDir:  ts.JournalDir,
 		DNSMode:     ts.DNSMode,
@@ -59,6 +63,23 @@ func stubAddress(ifname string) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, byte(153 + n)}), 53)
 }
 
+// standby resolves the server's other replicas; one whose endpoint cannot
+// be resolved now is left out (the next list of replicas brings it back).
+func (ts *Tunnels) standby(ctx context.Context, sb []engine.StandbyPeer, keepalive time.Duration) []tunnel.Peer {
+	var out []tunnel.Peer
+	for _, s := range sb {
+		ep, err := tunnel.ResolveEndpoint(ctx, s.Endpoint)
+		if err != nil {
+			if ts.Log != nil {
+				ts.Log.Warn("leaving out a server replica whose endpoint cannot be resolved", "replica", s.Name, "endpoint", s.Endpoint, "err", err)
+			}
+			continue
+		}
+		out = append(out, tunnel.Peer{PublicKey: s.PublicKey, Endpoint: ep, Keepalive: keepalive})
+	}
+	return out
+}
+
 // Up brings a tunnel up.
 func (ts *Tunnels) Up(ctx context.Context, c engine.TunnelConfig) (engine.Tunnel, error) {
 	cfg, err := ts.config(ctx, c)
@@ -69,12 +90,13 @@ func (ts *Tunnels) Up(ctx context.Context, c engine.TunnelConfig) (engine.Tunnel
 	if err != nil {
 		return nil, err
 	}
-	return &tunnelAdapter{ts: ts, t: t}, nil
+	return &tunnelAdapter{ts: ts, t: t, keepalive: c.Keepalive}, nil
 }
 
 type tunnelAdapter struct {
-	ts *Tunnels
-	t  *tunnel.Tunnel
+	ts        *Tunnels
+	t         *tunnel.Tunnel
+	keepalive time.Duration // of the running config, for standbys added later
 }
 
 func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) error {
@@ -84,7 +106,34 @@ func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) 
 	}
 	// A new address is handled by the tunnel: it re-adds every route that
 	// the kernel flushed with the old address (see tunnel.Reconfigure).
-	return a.t.Reconfigure(ctx, cfg)
+	if err := a.t.Reconfigure(ctx, cfg); err != nil {
+		return err
+	}
+	a.keepalive = c.Keepalive
+	return nil
+}
+
+// PeerStats, RehandshakePeer, Activate and SetStandby: the server's other
+// replicas as standby peers (engine.Replicas).
+func (a *tunnelAdapter) PeerStats() (map[wgtypes.Key]engine.TunnelStats, error) {
+	st, err := a.t.PeerStats()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[wgtypes.Key]engine.TunnelStats, len(st))
+	for k, s := range st {
+		out[k] = engine.TunnelStats{LatestHandshake: s.LatestHandshake, RxBytes: s.RxBytes, TxBytes: s.TxBytes}
+	}
+	return out, nil
+}
+
+func (a *tunnelAdapter) RehandshakePeer(k wgtypes.Key) error { return a.t.RehandshakePeer(k) }
+func (a *tunnelAdapter) Activate(k wgtypes.Key) error        { return a.t.Activate(k) }
+
+func (a *tunnelAdapter) SetStandby(sb []engine.StandbyPeer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return a.t.SetStandby(a.ts.standby(ctx, sb, a.keepalive))
 }
 
 func (a *tunnelAdapter) Stats() (engine.TunnelStats, error) {

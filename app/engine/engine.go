@@ -41,6 +41,10 @@ type Timing struct {
 	// ProbeBackoffMax bounds the wait between checks while the server
 	// cannot be reached.
 	ProbeBackoffMax time.Duration
+	// FailoverAfter replaces SuspectAfter while the server's other replicas
+	// are standby peers (failover.go): a false alarm costs a few forced
+	// handshakes, a real one is a failover whose gap this mostly is.
+	FailoverAfter time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -72,6 +76,7 @@ func (t Timing) withDefaults() Timing {
 	// forced handshake.
 	def(&t.SuspectAfter, time.Second)
 	def(&t.ProbeBackoffMax, 15*time.Second)
+	def(&t.FailoverAfter, 500*time.Millisecond)
 	return t
 }
 
@@ -130,6 +135,14 @@ type Engine struct {
 	peer *api.Peer
 	tcfg *TunnelConfig // what tun runs now (re-applied on a network change)
 	last string        // public key of the last registration (lastpeer.go)
+	// activeName is the server replica the routes go to (with several);
+	// lastMove is when they last moved (monotonic).
+	activeName string
+	lastMove   time.Time
+	// later carries work for the run goroutine from its helpers (the
+	// background question about live replicas); bg counts the helpers.
+	later chan func()
+	bg    sync.WaitGroup
 }
 
 // New returns a disconnected engine.
@@ -140,7 +153,7 @@ func New(c Config) *Engine {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), last: c.LastPeer}
+	e := &Engine{c: c, t: c.Timing.withDefaults(), events: make(chan arrival, 8), last: c.LastPeer, later: make(chan func(), 4)}
 	e.log = c.Log.With("profile", c.Name)
 	e.prof = localapi.Profile{Name: c.Name, Server: c.Server, State: localapi.StateDisconnected, Interface: c.Interface}
 	return e
@@ -249,6 +262,7 @@ func (e *Engine) start(fn func(ctx context.Context)) {
 	e.cancel, e.done = cancel, done
 	go func() {
 		defer close(done)
+		defer e.bg.Wait() // a run's background helpers (failover.go) end with it
 		fn(ctx)
 	}()
 }

@@ -33,7 +33,7 @@ func (e *Engine) checkPath(ctx context.Context, ev Event) error {
 	if ev == EventNetworkChange {
 		e.repin(ctx)
 	}
-	v, err := e.suspect(ctx, ev.String())
+	v, err := e.suspectOrFailover(ctx, ev.String())
 	if err != nil {
 		return err // gone or dead (register again), or a person must act
 	}

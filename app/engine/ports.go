@@ -102,6 +102,8 @@ type TunnelConfig struct {
 	MatchDomains  []string
 	MTU           int
 	Keepalive     time.Duration
+	// Standby are the server's other replicas (none with one server).
+	Standby []StandbyPeer
 }
 
 // TunnelStats is the live state of the tunnel's one peer.

@@ -147,6 +147,7 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode)
 		return fmt.Errorf("could not reconfigure the tunnel: %w", err)
 	}
 	e.key, e.peer, e.tcfg = &key, &peer, &cfg
+	e.activeName = replicaName(peer)
 	e.showPeer(peer)
 	if err := e.waitPackets(ctx, since); err != nil {
 		return err
@@ -291,5 +292,6 @@ func tunnelConfig(ifname string, key wgtypes.Key, p api.Peer) (TunnelConfig, err
 	if c.Keepalive <= 0 {
 		c.Keepalive = 25 * time.Second
 	}
+	c.Standby = standbyOf(p, c.PeerPublicKey)
 	return c, nil
 }

@@ -96,10 +96,7 @@ func staleHandshake(keepalive time.Duration) time.Duration {
 
 // suspicion says why the connection looks dead, or "" if it does not.
 func (e *Engine) suspicion(st TunnelStats, quiet time.Duration, now, wall, calmUntil time.Time) string {
-	window := e.t.SuspectAfter
-	if now.Before(calmUntil) {
-		window = quietCalm
-	}
+	window := e.suspectWindow(now.Before(calmUntil))
 	if quiet >= window {
 		return fmt.Sprintf("data sent but nothing came back for %s", quiet.Round(100*time.Millisecond))
 	}
@@ -166,6 +163,7 @@ func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
 // applyPeer records what the server says about our peer (its expiry moves
 // when the server extends it).
 func (e *Engine) applyPeer(peer api.Peer) {
+	e.applyReplicas(peer)
 	if e.peer == nil || peer.ExpiresAt.IsZero() {
 		return
 	}

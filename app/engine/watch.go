@@ -74,6 +74,8 @@ func (e *Engine) watch(ctx context.Context) error {
 			// counted them yet, so the next reading comes after one Poll.
 			burst = true
 		case <-e.c.Clock.After(wait):
+		case f := <-e.later:
+			f()
 		}
 		now, wall := e.c.Clock.Now(), e.c.Clock.Wall()
 
@@ -143,7 +145,7 @@ func (e *Engine) watch(ctx context.Context) error {
 			e.reconnected("the server answered again")
 		case down != nil && !now.Before(down.next):
 			// The state's reason already says it; no log line per retry.
-			v, err := e.suspect(ctx, "the server did not answer")
+			v, err := e.suspectOrFailover(ctx, "the server did not answer")
 			if err != nil {
 				return err
 			}
@@ -162,7 +164,7 @@ func (e *Engine) watch(ctx context.Context) error {
 				break
 			}
 			e.log.Info("checking the connection", "because", why)
-			v, err := e.suspect(ctx, why)
+			v, err := e.suspectOrFailover(ctx, why)
 			if err != nil {
 				return err
 			}
@@ -216,7 +218,7 @@ func (e *Engine) watch(ctx context.Context) error {
 func (e *Engine) idleWait(busy bool) (time.Duration, <-chan struct{}) {
 	n, ok := e.tun.(OutgoingNotifier)
 	if busy || !ok {
-		return e.t.Poll, nil
+		return e.pollEvery(), nil
 	}
 	return max(e.t.Tick, e.t.Poll), n.Outgoing()
 }

@@ -40,8 +40,10 @@ func Main() {
 		err = serveHTTP(os.Args[1:])
 	case "wg":
 		err = runWireGuard(os.Args[1:])
+	case "tcplb":
+		err = serveTCPLB(os.Args[1:])
 	default:
-		err = fmt.Errorf("unknown helper %q (want http or wg)", name)
+		err = fmt.Errorf("unknown helper %q (want http, wg or tcplb)", name)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", name, err)

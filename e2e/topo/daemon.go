@@ -21,8 +21,10 @@ type Daemon struct {
 	Socket string
 	// StateDir holds the daemon's journal and profiles.
 	StateDir string
-	t        *Topology
-	starts   int
+	// Args are extra `ghostwire daemon` flags (set before Start).
+	Args   []string
+	t      *Topology
+	starts int
 }
 
 // Env is the environment of the daemon and every CLI call: the socket lives
@@ -53,8 +55,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.starts++
 	// DNS in stub mode: the auto mode would find a host's systemd-resolved
 	// over the machine-wide D-Bus and change the host's DNS, not the laptop's.
-	p, err := d.t.Start(d.t.Laptop, "daemon", d.Env(), d.t.Bins.Client, "daemon",
-		"--state-dir", d.StateDir, "--interface-prefix", d.InterfacePrefix(), "--dns", "stub", "--log-level", "debug")
+	args := append([]string{"daemon", "--state-dir", d.StateDir, "--interface-prefix", d.InterfacePrefix(), "--dns", "stub", "--log-level", "debug"}, d.Args...)
+	p, err := d.t.Start(d.t.Laptop, "daemon", d.Env(), d.t.Bins.Client, args...)
 	if err != nil {
 		return err
 	}
@@ -90,8 +92,10 @@ func (d *Daemon) CLI(ctx context.Context, args ...string) (string, error) {
 }
 
 // UpArgs are the arguments of `ghostwire up` for cluster c as profile.
-func (d *Daemon) UpArgs(c *Cluster, profile string) []string {
-	args := []string{"up", c.ServerURL(), "--ca-file", d.t.CA.CertFile, "--device-code"}
+func (d *Daemon) UpArgs(c *Cluster, profile string) []string { return d.upArgs(c.ServerURL(), profile) }
+
+func (d *Daemon) upArgs(url, profile string) []string {
+	args := []string{"up", url, "--ca-file", d.t.CA.CertFile, "--device-code"}
 	if profile != "" {
 		args = append(args, "--profile", profile)
 	}
@@ -111,9 +115,14 @@ type UpResult struct {
 // "" a valid session is expected and a sign-in prompt is an error. onPrompt,
 // when set, sees the prompt before approval (the demo prints it).
 func (d *Daemon) Up(ctx context.Context, c *Cluster, profile, user string, onPrompt func(localapi.SignInPrompt)) UpResult {
+	return d.UpURL(ctx, c.ServerURL(), profile, user, onPrompt)
+}
+
+// UpURL is Up for a server at url (an ingress in front of several replicas).
+func (d *Daemon) UpURL(ctx context.Context, url, profile, user string, onPrompt func(localapi.SignInPrompt)) UpResult {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	cmd := d.t.Laptop.Command(ctx, d.t.Bins.Client, d.UpArgs(c, profile)...)
+	cmd := d.t.Laptop.Command(ctx, d.t.Bins.Client, d.upArgs(url, profile)...)
 	cmd.Env = append(os.Environ(), d.Env()...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

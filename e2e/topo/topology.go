@@ -270,6 +270,13 @@ func (t *Topology) buildCluster(i int) (*Cluster, error) {
 	return c, nil
 }
 
+// NewNS makes one more namespace of this run (removed by Close), for worlds
+// the standard topology does not build (several server replicas).
+func (t *Topology) NewNS(role, resolv string) (*NS, error) { return t.ns(role, resolv) }
+
+// Link joins a and b with a veth pair named ifA in a and ifB in b.
+func Link(a *NS, ifA string, b *NS, ifB string) error { return veth(a, ifA, b, ifB) }
+
 // Track registers a process so Close stops it.
 func (t *Topology) Track(p *Proc) {
 	t.mu.Lock()

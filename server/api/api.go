@@ -91,6 +91,25 @@ type Peer struct {
 	TxBytes         int64      `json:"tx_bytes,omitempty"`
 	// RemoteEndpoint is where the server last saw the client's packets from.
 	RemoteEndpoint string `json:"remote_endpoint,omitempty"`
+
+	// Replicas are the server's live replicas when it runs several (absent
+	// otherwise), the one that answered first. Every replica carries every
+	// peer: a client may add each as a WireGuard peer (same key, same
+	// address) and move its routes to another when the one it uses stops
+	// answering. A client that ignores them uses ServerPublicKey and
+	// Endpoint, which are the answering replica's.
+	Replicas []Replica `json:"replicas,omitempty"`
+}
+
+// Replica is one server replica a client can reach.
+type Replica struct {
+	// Name identifies the replica (its pod), for logs and status.
+	Name string `json:"name"`
+	// PublicKey is its WireGuard public key, standard base64; it changes
+	// when the replica restarts.
+	PublicKey string `json:"public_key"`
+	// Endpoint is its public WireGuard UDP endpoint, host:port.
+	Endpoint string `json:"endpoint"`
 }
 
 // PeerSummary is one row of GET /v1/peers (admin role only).

@@ -74,15 +74,21 @@ type Config struct {
 	IssuerKeysRefetch time.Duration
 
 	// WireGuard.
-	Interface      string
-	WGMode         string
-	ListenPort     int
-	CIDR           string
-	MTU            int
-	Keepalive      time.Duration
-	Endpoint       string
-	KubeService    string
-	KubeNSSearch   bool
+	Interface    string
+	WGMode       string
+	ListenPort   int
+	CIDR         string
+	MTU          int
+	Keepalive    time.Duration
+	Endpoint     string
+	KubeService  string
+	KubeNSSearch bool
+	// Several replicas sharing peers through the Kubernetes API.
+	KubeHA         bool
+	Kubeconfig     string
+	KubeNamespace  string
+	ReplicaName    string
+	ReplicaLease   time.Duration
 	Masquerade     bool
 	ManageFirewall bool
 
@@ -133,6 +139,7 @@ func Default() Config {
 		RegistrationGrace: 2 * time.Minute,
 		MaxLifetime:       12 * time.Hour,
 		SweepInterval:     30 * time.Second,
+		ReplicaLease:      15 * time.Second,
 		AddressRest:       10 * time.Minute,
 		RegisterRate:      20,
 		RegisterBurst:     10,
@@ -192,6 +199,11 @@ func (c *Config) Flags() *pflag.FlagSet {
 	s(&c.Endpoint, "endpoint", c.Endpoint, "public WireGuard endpoint host:port given to clients (no Kubernetes needed)")
 	s(&c.KubeService, "kube-service", c.KubeService, "namespace/name of the LoadBalancer Service whose address is the endpoint (instead of --endpoint)")
 	fs.BoolVar(&c.KubeNSSearch, "kube-namespace-search", c.KubeNSSearch, "add <namespace>.svc.<cluster-domain> for every namespace to the search domains (needs list/watch on namespaces)")
+	fs.BoolVar(&c.KubeHA, "kube-ha", c.KubeHA, "run as one of several replicas: peers are shared records in the Kubernetes API (ghostwire.io CRDs, deploy/components/ha), every replica carries every peer, clients fail over between them")
+	s(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "kubeconfig file for the Kubernetes API; empty: the pod's service account (in-cluster)")
+	s(&c.KubeNamespace, "kube-namespace", c.KubeNamespace, "namespace of the shared records with --kube-ha; empty: the pod's own namespace")
+	s(&c.ReplicaName, "replica-name", c.ReplicaName, "this replica's name with --kube-ha (a DNS label); empty: the host name, which is the pod's name")
+	d(&c.ReplicaLease, "replica-lease", c.ReplicaLease, "with --kube-ha, a replica whose record is not renewed for this long counts as gone (it renews every third)")
 	fs.BoolVar(&c.Masquerade, "masquerade", c.Masquerade, "masquerade client traffic leaving the pod (cluster sees the pod's address)")
 	fs.BoolVar(&c.ManageFirewall, "manage-firewall", c.ManageFirewall, "install the nftables forward (and masquerade) rules; off when the platform does it")
 
@@ -349,6 +361,11 @@ func (c *Config) Validate() error {
 		if ns, name, ok := strings.Cut(c.KubeService, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 			bad("--kube-service %q must be namespace/name", c.KubeService)
 		}
+		if strings.Contains(c.KubeService, OrdinalPlaceholder) {
+			if _, err := c.ReplicaOrdinal(); err != nil {
+				bad("--kube-service %q: %v", c.KubeService, err)
+			}
+		}
 	default:
 		bad("clients need an endpoint: set --endpoint host:port, or --kube-service namespace/name to use a LoadBalancer Service's address")
 	}
@@ -397,6 +414,14 @@ func (c *Config) Validate() error {
 	}
 	if c.SweepInterval > 0 && c.IdleTimeout > 0 && c.SweepInterval > c.IdleTimeout {
 		bad("--sweep-interval %s is longer than --idle-timeout %s: idle peers would linger", c.SweepInterval, c.IdleTimeout)
+	}
+	if c.KubeHA {
+		if _, err := c.Replica(); err != nil {
+			bad("%v", err)
+		}
+		if c.ReplicaLease < 3*time.Second || c.ReplicaLease > time.Hour {
+			bad("--replica-lease %s must be between 3s and 1h", c.ReplicaLease)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

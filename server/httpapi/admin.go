@@ -29,7 +29,11 @@ func (s *Server) denied(subject, oid string) (string, bool) {
 // own peers go through deletePeer's ordinary path).
 func (s *Server) adminDeletePeer(w http.ResponseWriter, r *http.Request, id *verify.Identity, k wgtypes.Key) {
 	const action = "admin_delete"
-	p, err := s.o.Registry.RemoveAny(k)
+	p, err := s.o.Peers.RemoveAny(r.Context(), k)
+	if errors.Is(err, registry.ErrUnavailable) {
+		s.unavailable(w, r, action, id, err)
+		return
+	}
 	if errors.Is(err, registry.ErrNotFound) {
 		s.deny(r, w, action, id, k.String(), http.StatusNotFound, api.CodeNotFound,
 			"this server has no peer with that key (already removed or expired): nothing to do", "not found")
@@ -64,7 +68,7 @@ func (s *Server) deleteUserPeers(w http.ResponseWriter, r *http.Request) {
 			"say whose peers to remove: DELETE /v1/peers?user=<subject or oid> (one user, as listed by GET /v1/peers)", "no or several user parameters")
 		return
 	}
-	removed, errs := s.o.Registry.RemoveWhere(func(o registry.Owner) bool {
+	removed, errs := s.o.Peers.RemoveWhere(r.Context(), func(o registry.Owner) bool {
 		return denylist.Match(user, o.Subject, o.ObjectID)
 	}, registry.ReasonAdmin)
 	for _, e := range errs {
@@ -87,7 +91,7 @@ func (s *Server) EnforceDenyList(ctx context.Context) []registry.Removed {
 	if s.o.Deny == nil {
 		return nil
 	}
-	removed, errs := s.o.Registry.RemoveWhere(func(o registry.Owner) bool {
+	removed, errs := s.o.Peers.RemoveWhere(ctx, func(o registry.Owner) bool {
 		_, d := s.o.Deny.Denied(o.Subject, o.ObjectID)
 		return d
 	}, registry.ReasonDenied)
@@ -119,5 +123,5 @@ func (s *Server) removed(ctx context.Context, action string, by *verify.Identity
 		}
 		s.o.Audit.Log(ctx, e)
 	}
-	s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
+	s.o.Metrics.ActivePeers.Set(float64(s.o.Peers.Len()))
 }

@@ -89,7 +89,12 @@ type Check struct {
 type Options struct {
 	Config   api.Config
 	Verifier TokenVerifier
+	// Registry keeps the peers of a single server; Peers, when set, replaces
+	// it (the shared records of several replicas).
 	Registry *registry.Registry
+	Peers    Peers
+	// Replicas, when set, lists the live replicas in every peer answer.
+	Replicas ReplicaSource
 	Network  Network
 	Audit    *audit.Logger
 	Metrics  *metrics.Metrics
@@ -119,6 +124,9 @@ func New(o Options) *Server {
 	}
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
+	}
+	if o.Peers == nil && o.Registry != nil {
+		o.Peers = local{o.Registry}
 	}
 	s := &Server{o: o, mux: http.NewServeMux()}
 	s.handle("GET "+api.PathConfig, "config", s.getConfig)

@@ -61,7 +61,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 			"the server does not know its public WireGuard endpoint yet ("+err.Error()+"); try again in a minute", "no endpoint: "+err.Error())
 		return
 	}
-	p, created, replaced, err := s.o.Registry.Register(owner(id), key, req.DeviceName, replaces)
+	p, created, replaced, err := s.o.Peers.Register(r.Context(), owner(id), key, req.DeviceName, replaces)
 	if err != nil {
 		switch {
 		case errors.Is(err, registry.ErrDenied):
@@ -73,11 +73,13 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 			s.deny(r, w, action, id, req.PublicKey, http.StatusTooManyRequests, api.CodeTooManyPeers,
 				"you already have the maximum number of devices connected: disconnect one of them (ghostwire down), or wait for idle ones to expire", "device cap reached")
 		case errors.Is(err, registry.ErrRateLimited):
-			wait := s.o.Registry.RetryAfter(id.Subject)
+			wait := s.o.Peers.RetryAfter(id.Subject)
 			secs := int(wait.Seconds()) + 1
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			s.deny(r, w, action, id, req.PublicKey, http.StatusTooManyRequests, api.CodeRateLimited,
 				fmt.Sprintf("you connected new devices too often in a short time: try again in %d seconds", secs), "registration rate limit")
+		case errors.Is(err, registry.ErrUnavailable):
+			s.unavailable(w, r, action, id, err)
 		case errors.Is(err, registry.ErrExhausted):
 			s.deny(r, w, action, id, req.PublicKey, http.StatusServiceUnavailable, api.CodePoolExhausted,
 				"the VPN has no free address right now: try again in a few minutes, and tell your admin to enlarge the address pool (--cidr)", "address pool exhausted")
@@ -91,7 +93,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	result, status, act := "existing", http.StatusOK, action
 	if created {
 		result, status = "created", http.StatusCreated
-		s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
+		s.o.Metrics.ActivePeers.Set(float64(s.o.Peers.Len()))
 	}
 	reason := result
 	switch {
@@ -110,6 +112,15 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "allow", Action: act, Subject: id.Subject, Name: id.Name,
 		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: reason, Status: status})
 	writeJSON(w, status, s.peerJSON(p, endpoint))
+}
+
+// unavailable refuses a request the shared peer records could not serve
+// (the Kubernetes API is unreachable): nothing changed, try again.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, action string, id *verify.Identity, err error) {
+	s.o.Logger.Warn("the shared peer records cannot be reached", "action", action, "error", err.Error())
+	w.Header().Set("Retry-After", "5")
+	s.deny(r, w, action, id, r.PathValue("key"), http.StatusServiceUnavailable, api.CodeUnavailable,
+		"the VPN cannot reach its peer records right now (your connection, if you have one, keeps working); try again in a minute", err.Error())
 }
 
 // peerJSON is everything a client needs for its tunnel.
@@ -137,6 +148,9 @@ func (s *Server) peerJSON(p registry.Peer, endpoint string) api.Peer {
 		RxBytes:            p.RxBytes,
 		TxBytes:            p.TxBytes,
 		RemoteEndpoint:     p.Endpoint,
+	}
+	if s.o.Replicas != nil {
+		out.Replicas = s.o.Replicas()
 	}
 	if !p.LatestHandshake.IsZero() {
 		t := p.LatestHandshake.UTC()
@@ -177,7 +191,11 @@ func (s *Server) getPeer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, err := s.o.Registry.Get(owner(id), k)
+	p, err := s.o.Peers.Get(r.Context(), owner(id), k)
+	if errors.Is(err, registry.ErrUnavailable) {
+		s.unavailable(w, r, action, id, err)
+		return
+	}
 	if err != nil {
 		s.deny(r, w, action, id, r.PathValue("key"), http.StatusNotFound, api.CodeNotFound,
 			"this server has no peer with that key for you (it expired, was removed, or the server restarted): register again", "not found or not owned")
@@ -197,7 +215,11 @@ func (s *Server) deletePeer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p, err := s.o.Registry.Remove(owner(id), k)
+	p, err := s.o.Peers.Remove(r.Context(), owner(id), k)
+	if errors.Is(err, registry.ErrUnavailable) {
+		s.unavailable(w, r, action, id, err)
+		return
+	}
 	if errors.Is(err, registry.ErrNotFound) && id.Admin {
 		s.adminDeletePeer(w, r, id, k)
 		return
@@ -213,7 +235,7 @@ func (s *Server) deletePeer(w http.ResponseWriter, r *http.Request) {
 		reason += " (" + err.Error() + ")"
 	}
 	s.o.Metrics.Removals.WithLabelValues(registry.ReasonDisconnect).Inc()
-	s.o.Metrics.ActivePeers.Set(float64(s.o.Registry.Len()))
+	s.o.Metrics.ActivePeers.Set(float64(s.o.Peers.Len()))
 	s.o.Audit.Log(r.Context(), audit.Event{Decision: "remove", Action: action, Subject: id.Subject, Name: id.Name,
 		Key: p.Key.String(), Address: p.Addr.String(), Remote: s.remote(r), Reason: reason})
 	w.WriteHeader(http.StatusNoContent)
@@ -230,7 +252,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 			"listing all peers needs the VPN admin role: ask your admin to assign it to you", "not admin")
 		return
 	}
-	peers := s.o.Registry.List()
+	peers := s.o.Peers.List()
 	out := api.PeerList{Peers: make([]api.PeerSummary, 0, len(peers))}
 	for _, p := range peers {
 		out.Peers = append(out.Peers, summary(p))

@@ -27,6 +27,9 @@ var (
 	// ErrDenied: Options.Denied refuses the owner (the deny list).
 	ErrDenied    = errors.New("owner is denied")
 	ErrExhausted = pool.ErrExhausted
+	// ErrUnavailable: the peers are shared records (several replicas) and
+	// the store holding them cannot be reached; nothing was changed.
+	ErrUnavailable = errors.New("the shared peer records cannot be reached")
 )
 
 // Owner is who a peer belongs to. Subject decides; Name is for display only.
@@ -91,6 +94,8 @@ type Removed struct {
 
 // Options configures a Registry.
 type Options struct {
+	// Pool hands out addresses. With replicas it is nil: addresses are then
+	// shared records (server/kube/peerstore), and peers come in by Apply.
 	Pool      *pool.Pool
 	Device    Device
 	DeviceCap int
@@ -156,28 +161,14 @@ func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, rep
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.o.Denied != nil && r.o.Denied(owner) {
-		return Peer{}, false, nil, ErrDenied
+	cur, old, err := r.admitLocked(owner, key, replaces, 0)
+	if err != nil {
+		return Peer{}, false, nil, err
 	}
-	if cur, ok := r.peers[key]; ok {
-		if cur.Owner.Subject != owner.Subject {
-			return Peer{}, false, nil, ErrConflict
-		}
+	if cur != nil {
 		return *cur, false, nil, nil
 	}
-	var old *Peer
-	if replaces != nil && *replaces != key {
-		if o, ok := r.peers[*replaces]; ok && o.Owner.Subject == owner.Subject {
-			old = o
-		}
-	}
-	if old == nil && len(r.byOwner[owner.Subject]) >= r.o.DeviceCap {
-		return Peer{}, false, nil, ErrTooMany
-	}
 	now := r.o.Now()
-	if old == nil && !r.take(owner.Subject, now) {
-		return Peer{}, false, nil, ErrRateLimited
-	}
 	np := &Peer{Key: key, Owner: owner, DeviceName: deviceName, CreatedAt: now, ExpiresAt: now.Add(r.o.MaxLifetime)}
 	if old != nil {
 		np.Addr = old.Addr
@@ -210,14 +201,48 @@ func (r *Registry) Register(owner Owner, key wgtypes.Key, deviceName string, rep
 		r.forget(old)
 		replaced = &Removed{Peer: *old, Reason: ReasonReplaced}
 	}
-	r.peers[key] = np
-	set := r.byOwner[owner.Subject]
+	r.insertLocked(np)
+	return *np, true, replaced, nil
+}
+
+// insertLocked puts p into the maps (not onto the device).
+func (r *Registry) insertLocked(p *Peer) {
+	r.peers[p.Key] = p
+	set := r.byOwner[p.Owner.Subject]
 	if set == nil {
 		set = map[wgtypes.Key]struct{}{}
-		r.byOwner[owner.Subject] = set
+		r.byOwner[p.Owner.Subject] = set
 	}
-	set[key] = struct{}{}
-	return *np, true, replaced, nil
+	set[p.Key] = struct{}{}
+}
+
+// admitLocked applies the rules every registration passes: the deny list,
+// one owner per key, the device cap (counting pending registrations of the
+// owner not yet in the registry) and the rate of new peers (a token is spent
+// here). It returns the owner's existing peer for key (nothing to do), or
+// the owner's peer that replaces names (key rotation: neither cap nor rate).
+func (r *Registry) admitLocked(owner Owner, key wgtypes.Key, replaces *wgtypes.Key, pending int) (cur, old *Peer, err error) {
+	if r.o.Denied != nil && r.o.Denied(owner) {
+		return nil, nil, ErrDenied
+	}
+	if p, ok := r.peers[key]; ok {
+		if p.Owner.Subject != owner.Subject {
+			return nil, nil, ErrConflict
+		}
+		return p, nil, nil
+	}
+	if replaces != nil && *replaces != key {
+		if o, ok := r.peers[*replaces]; ok && o.Owner.Subject == owner.Subject {
+			old = o
+		}
+	}
+	if old == nil && len(r.byOwner[owner.Subject])+pending >= r.o.DeviceCap {
+		return nil, nil, ErrTooMany
+	}
+	if old == nil && !r.take(owner.Subject, r.o.Now()) {
+		return nil, nil, ErrRateLimited
+	}
+	return nil, old, nil
 }
 
 // take spends one of owner's registration tokens.
@@ -316,7 +341,9 @@ func (r *Registry) RemoveWhere(match func(Owner) bool, reason string) (removed [
 func (r *Registry) removeLocked(p *Peer) error {
 	err := r.o.Device.RemovePeer(p.Key)
 	r.forget(p)
-	r.o.Pool.Release(p.Addr)
+	if r.o.Pool != nil {
+		r.o.Pool.Release(p.Addr)
+	}
 	if err != nil {
 		return fmt.Errorf("removing the peer from the WireGuard device: %w", err)
 	}

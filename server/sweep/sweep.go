@@ -44,19 +44,7 @@ func (s *Sweeper) Once(ctx context.Context) ([]registry.Removed, error) {
 		s.Logger.Error("reading the WireGuard device for the sweep failed", "error", err.Error())
 		return nil, err
 	}
-	stats := make(map[wgtypes.Key]registry.Stats, len(peers))
-	t := now()
-	for _, p := range peers {
-		st := registry.Stats{LatestHandshake: p.LastHandshakeTime, RxBytes: p.ReceiveBytes, TxBytes: p.TransmitBytes}
-		if p.Endpoint != nil {
-			st.Endpoint = p.Endpoint.String()
-		}
-		if !p.LastHandshakeTime.IsZero() {
-			s.Metrics.HandshakeAge.Observe(t.Sub(p.LastHandshakeTime).Seconds())
-		}
-		stats[p.PublicKey] = st
-	}
-	removed, errs := s.Registry.Sweep(stats)
+	removed, errs := s.Registry.Sweep(Stats(peers, now(), s.Metrics))
 	for _, e := range errs {
 		s.Logger.Error("sweep: removing a peer from the device failed", "error", e.Error())
 	}
@@ -72,6 +60,23 @@ func (s *Sweeper) Once(ctx context.Context) ([]registry.Removed, error) {
 	s.Metrics.ActivePeers.Set(float64(s.Registry.Len()))
 	s.Metrics.SweepSeconds.Observe(time.Since(start).Seconds())
 	return removed, nil
+}
+
+// Stats is what the device says of each peer, as the registry records it;
+// every handshake's age goes to the metrics.
+func Stats(peers []wgtypes.Peer, now time.Time, m *metrics.Metrics) map[wgtypes.Key]registry.Stats {
+	stats := make(map[wgtypes.Key]registry.Stats, len(peers))
+	for _, p := range peers {
+		st := registry.Stats{LatestHandshake: p.LastHandshakeTime, RxBytes: p.ReceiveBytes, TxBytes: p.TransmitBytes}
+		if p.Endpoint != nil {
+			st.Endpoint = p.Endpoint.String()
+		}
+		if !p.LastHandshakeTime.IsZero() {
+			m.HandshakeAge.Observe(now.Sub(p.LastHandshakeTime).Seconds())
+		}
+		stats[p.PublicKey] = st
+	}
+	return stats
 }
 
 // Run sweeps every interval until ctx ends.

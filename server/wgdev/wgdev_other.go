@@ -23,6 +23,13 @@ func (d *Device) Name() string                            { return "" }
 func (d *Device) PublicKey() wgtypes.Key                  { return wgtypes.Key{} }
 func (d *Device) AddPeer(wgtypes.Key, netip.Prefix) error { return errOS }
 func (d *Device) RemovePeer(wgtypes.Key) error            { return errOS }
+func (d *Device) AddPeers([]Allowed) error                { return errOS }
 func (d *Device) Peers() ([]wgtypes.Peer, error)          { return nil, errOS }
 func (d *Device) Check() error                            { return errOS }
 func (d *Device) Close() error                            { return errOS }
+
+// Allowed is one peer and its only allowed IP, for AddPeers.
+type Allowed struct {
+	Key    wgtypes.Key
+	Prefix netip.Prefix
+}

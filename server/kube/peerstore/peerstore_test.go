@@ -1,0 +1,582 @@
+package peerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ghostwire/ghostwire/server/kube/records"
+	"github.com/ghostwire/ghostwire/server/pool"
+	"github.com/ghostwire/ghostwire/server/registry"
+)
+
+// Each test runs replicas (store, presence, registry view and a real
+// wireguard-go device each) against a real kube-apiserver with the Role the
+// manifests give the server. See harness_test.go.
+
+// everyDeviceHolds waits until every replica's device holds exactly want.
+func everyDeviceHolds(t *testing.T, want map[wgtypes.Key]netip.Addr, rs ...*replica) {
+	t.Helper()
+	for _, r := range rs {
+		eventually(t, fmt.Sprintf("%s's device holding the %d peers", r.name, len(want)), func() (bool, string) {
+			got := r.dev.holds(t)
+			if len(got) != len(want) {
+				return false, fmt.Sprintf("%d peers", len(got))
+			}
+			for k, a := range want {
+				if got[k] != a {
+					return false, fmt.Sprintf("key %s has %v, want %v", k, got[k], a)
+				}
+			}
+			return true, ""
+		})
+	}
+}
+
+// registerMany registers n keys concurrently, spread over rs (a client
+// whose request fails at one replica retries at the next, as through the
+// load balancer), and returns what each key got.
+func registerMany(t *testing.T, n int, rs []*replica, pick func(i, attempt int) *replica) map[wgtypes.Key]netip.Addr {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[wgtypes.Key]netip.Addr{}
+	var wg sync.WaitGroup
+	var failures atomic.Int64
+	slots := make(chan struct{}, 64) // 64 clients at a time
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			key := newKey()
+			for attempt := 0; attempt < 10; attempt++ {
+				r := pick(i, attempt)
+				// Requests in flight at a replica that is killed die with it.
+				ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+				p, _, _, err := r.store.Register(ctx, owners[i%2], key, fmt.Sprintf("laptop-%d", i), nil)
+				cancel()
+				if err == nil {
+					mu.Lock()
+					got[key] = p.Addr
+					mu.Unlock()
+					return
+				}
+				if failures.Add(1) <= 3 {
+					t.Logf("attempt at %s failed (retrying elsewhere): %v", r.name, err)
+				}
+			}
+			t.Errorf("key %d: no replica registered it", i)
+		}()
+	}
+	wg.Wait()
+	if f := failures.Load(); f > 0 {
+		t.Logf("%d attempts failed and were retried at another replica", f)
+	}
+	seen := map[netip.Addr]wgtypes.Key{}
+	for k, a := range got {
+		if o, dup := seen[a]; dup {
+			t.Fatalf("address %s given to two keys: %s and %s", a, o, k)
+		}
+		seen[a] = k
+	}
+	return got
+}
+
+// recordedAddresses reads every Peer record through the API and fails on a
+// duplicate address.
+func recordedAddresses(t *testing.T, r *replica) map[wgtypes.Key]netip.Addr {
+	t.Helper()
+	out := map[wgtypes.Key]netip.Addr{}
+	seen := map[string]string{}
+	for _, obj := range r.store.peers.GetStore().List() {
+		p := obj.(*records.Peer)
+		if o, dup := seen[p.Spec.Address]; dup {
+			t.Fatalf("records %s and %s share address %s", o, p.Name, p.Spec.Address)
+		}
+		seen[p.Spec.Address] = p.Name
+		k, _ := wgtypes.ParseKey(p.Spec.PublicKey)
+		out[k] = netip.MustParseAddr(p.Spec.Address)
+	}
+	return out
+}
+
+// 64 registrations at once, spread over three replicas: no duplicate
+// address, no lost peer, every device holds every peer.
+func TestHAEveryReplicaHoldsEveryPeer(t *testing.T) {
+	e := newEnv(t, "100.70.0.0/24")
+	rs := []*replica{e.start("gw-0", replicaOpts{}), e.start("gw-1", replicaOpts{}), e.start("gw-2", replicaOpts{})}
+	got := registerMany(t, 64, rs, func(i, attempt int) *replica { return rs[(i+attempt)%3] })
+	if len(got) != 64 {
+		t.Fatalf("%d of 64 registered", len(got))
+	}
+	everyDeviceHolds(t, got, rs...)
+	eventually(t, "64 records", func() (bool, string) {
+		n := len(recordedAddresses(t, rs[0]))
+		return n == 64, fmt.Sprint(n)
+	})
+	if rec := recordedAddresses(t, rs[1]); len(rec) != 64 {
+		t.Fatalf("records: %d", len(rec))
+	}
+}
+
+// The same with one replica killed in the middle: registrations it was
+// handling either completed (and every live device holds them) or failed
+// and went to another replica; none is lost or doubled.
+func TestHAEveryReplicaHoldsEveryPeerWithOneKilled(t *testing.T) {
+	e := newEnv(t, "100.70.2.0/24")
+	rs := []*replica{e.start("gw-0", replicaOpts{}), e.start("gw-1", replicaOpts{}), e.start("gw-2", replicaOpts{})}
+	var started atomic.Int64
+	var once sync.Once
+	got := registerMany(t, 64, rs, func(i, attempt int) *replica {
+		if started.Add(1) == 20 {
+			once.Do(func() { rs[2].cancel() }) // kill -9: requests in flight there die
+		}
+		r := rs[(i+attempt)%3]
+		if r == rs[2] && rs[2].ctx.Err() != nil && attempt > 0 {
+			return rs[(i+attempt+1)%3] // the load balancer stopped sending there
+		}
+		return r
+	})
+	if len(got) != 64 {
+		t.Fatalf("%d of 64 registered", len(got))
+	}
+	everyDeviceHolds(t, got, rs[0], rs[1])
+	eventually(t, "the records to match", func() (bool, string) {
+		rec := recordedAddresses(t, rs[0])
+		for k, a := range got {
+			if rec[k] != a {
+				return false, fmt.Sprintf("key %s recorded with %v, registered with %v", k, rec[k], a)
+			}
+		}
+		return len(rec) == 64, fmt.Sprintf("%d records", len(rec))
+	})
+}
+
+// Two replicas race for the last free address: one gets it, the other is
+// told the pool is exhausted; never both.
+func TestHARaceForTheLastAddress(t *testing.T) {
+	e := newEnv(t, "100.70.3.0/29") // five client addresses: .2 to .6
+	a, b := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{})
+	for round := 0; round < 3; round++ {
+		keys := map[wgtypes.Key]netip.Addr{}
+		var last []wgtypes.Key
+		for i := 0; i < 4; i++ {
+			k := newKey()
+			keys[k] = a.register(t, owners[0], k).Addr
+		}
+		everyDeviceHolds(t, keys, a, b)
+		eventually(t, "b seeing four addresses held", func() (bool, string) { return b.store.AddressesInUse() >= 4, fmt.Sprint(b.store.AddressesInUse()) })
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		peers := make([]registry.Peer, 2)
+		gate := make(chan struct{})
+		for i, r := range []*replica{a, b} {
+			k := newKey()
+			last = append(last, k)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				peers[i], _, _, errs[i] = r.store.Register(context.Background(), owners[1], k, "racer", nil)
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+				keys[last[i]] = peers[i].Addr
+			case errors.Is(err, pool.ErrExhausted):
+			default:
+				t.Fatalf("round %d: replica %d: %v", round, i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d replicas got the last address (errors %v)", round, won, errs)
+		}
+		everyDeviceHolds(t, keys, a, b)
+		recordedAddresses(t, a) // fails on a duplicate
+		// Free everything for the next round (addresses rest 0 s, and a
+		// record unused for orphanGrace goes; here the test deletes them).
+		for k := range keys {
+			if _, err := a.store.RemoveAny(context.Background(), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deleteAddresses(t, e)
+		eventually(t, "the pool empty again", func() (bool, string) {
+			return a.store.AddressesInUse() == 0 && b.store.AddressesInUse() == 0, fmt.Sprint(a.store.AddressesInUse(), b.store.AddressesInUse())
+		})
+	}
+}
+
+func adminClient(t *testing.T, e *env) *records.Client {
+	t.Helper()
+	c, err := records.NewClient(e.api.Admin, e.ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func deleteAddresses(t *testing.T, e *env) {
+	t.Helper()
+	err := e.api.Client.CoreV1().RESTClient().Delete().AbsPath("/apis/ghostwire.io/v1alpha1/namespaces/" + e.ns + "/addresses").Do(context.Background()).Error()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A replica that starts (or restarts) programs every record before it says
+// ready: at the first moment it is ready, its device holds them all.
+func TestHARestartRebuildsBeforeReady(t *testing.T) {
+	e := newEnv(t, "100.71.0.0/20")
+	a := e.start("gw-a", replicaOpts{})
+	got := registerMany(t, 500, []*replica{a}, func(int, int) *replica { return a })
+	b := e.start("gw-b", replicaOpts{noWait: true})
+	for {
+		if b.store.Ready() == nil {
+			if n := len(b.dev.holds(t)); n != len(got) {
+				t.Fatalf("ready with %d of %d peers on the device", n, len(got))
+			}
+			break
+		}
+		if !strings.Contains(b.store.Ready().Error(), "reading the shared peer records") {
+			t.Fatalf("not ready for an unexpected reason: %v", b.store.Ready())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	everyDeviceHolds(t, got, a, b)
+	if !strings.Contains(b.log.String(), "device holds every shared peer") {
+		t.Error("the rebuild was not logged")
+	}
+	// A replica that restarts under the same name takes its record over.
+	b.stop()
+	b2 := e.start("gw-b", replicaOpts{})
+	everyDeviceHolds(t, got, b2)
+	eventually(t, "one live gw-b", func() (bool, string) {
+		live := a.pres.Live(true)
+		n := 0
+		for _, r := range live {
+			if r.Name == "gw-b" {
+				n++
+				if r.PublicKey != b2.dev.key.PublicKey() {
+					return false, "gw-b still announces its old key"
+				}
+			}
+		}
+		return n == 1, fmt.Sprint(live)
+	})
+}
+
+// Records edited by hand into nonsense are ignored with a log line; the
+// devices keep what they had, and nobody can take an address by editing a
+// Peer record alone.
+func TestHANonsenseRecords(t *testing.T) {
+	e := newEnv(t, "100.72.0.0/24")
+	a, b := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{})
+	k1, k2 := newKey(), newKey()
+	want := map[wgtypes.Key]netip.Addr{k1: a.register(t, owners[0], k1).Addr, k2: a.register(t, owners[1], k2).Addr}
+	everyDeviceHolds(t, want, a, b)
+	admin := adminClient(t, e)
+	ctx := context.Background()
+	patch := func(name, p string) {
+		t.Helper()
+		if _, err := admin.PatchPeer(ctx, name, []byte(p)); err != nil {
+			t.Fatalf("patch %s: %v", name, err)
+		}
+	}
+	// The schema refuses some nonsense outright: the API server's own check.
+	if _, err := admin.PatchPeer(ctx, records.PeerName(k1), []byte(`{"spec":{"publicKey":"not a key"}}`)); !apierrors.IsInvalid(err) {
+		t.Errorf("the CRD schema accepted a public key that is not one: %v", err)
+	}
+	// What the schema lets through, the replicas refuse.
+	patch(records.PeerName(k1), `{"spec":{"address":"not-an-address"}}`)
+	patch(records.PeerName(k2), `{"spec":{"address":"10.0.0.1"}}`)
+	other := newKey()
+	stranger := &records.Peer{ObjectMeta: metav1.ObjectMeta{Name: records.PeerName(other)},
+		Spec: records.PeerSpec{PublicKey: newKey().String(), Owner: records.Owner{Subject: "x"}, Address: "100.72.0.50", ExpiresAt: metav1.Now()}}
+	if _, err := admin.CreatePeer(ctx, stranger); err != nil {
+		t.Fatal(err)
+	}
+	// A well-formed record taking k1's address without its Address record.
+	thief := newKey()
+	if _, err := admin.CreatePeer(ctx, &records.Peer{ObjectMeta: metav1.ObjectMeta{Name: records.PeerName(thief)},
+		Spec: records.PeerSpec{PublicKey: thief.String(), Owner: records.Owner{Subject: "mallory"}, Address: want[k1].String(),
+			ExpiresAt: metav1.NewTime(time.Now().Add(time.Hour))}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateAddress(ctx, &records.Address{ObjectMeta: metav1.ObjectMeta{Name: "not-an-address"},
+		Spec: records.AddressSpec{PublicKey: k1.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*replica{a, b} {
+		eventually(t, r.name+" logging every unusable record", func() (bool, string) {
+			l := r.log.String()
+			return strings.Count(l, "ignoring a Peer record that is not usable") >= 3 &&
+				strings.Contains(l, "ignoring an Address record"), l
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // anything wrongly programmed would show by now
+	everyDeviceHolds(t, want, a, b)
+	// And the replicas keep working.
+	k3 := newKey()
+	want[k3] = b.register(t, owners[0], k3).Addr
+	everyDeviceHolds(t, want, a, b)
+}
+
+// A disconnect at one replica, an admin's removal and the deny list at
+// another: each decides once, and every device follows the records.
+func TestHARemovalsFollowTheRecords(t *testing.T) {
+	e := newEnv(t, "100.73.0.0/24")
+	a, b, c := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{}), e.start("gw-c", replicaOpts{})
+	ctx := context.Background()
+	want := map[wgtypes.Key]netip.Addr{}
+	var alice, bob []wgtypes.Key
+	for i := 0; i < 3; i++ {
+		k := newKey()
+		want[k] = a.register(t, owners[0], k).Addr
+		alice = append(alice, k)
+		k = newKey()
+		want[k] = b.register(t, owners[1], k).Addr
+		bob = append(bob, k)
+	}
+	everyDeviceHolds(t, want, a, b, c)
+	// Disconnect: Alice's first device, through replica c.
+	if _, err := c.store.Remove(ctx, owners[0], alice[0]); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, alice[0])
+	// Someone else's key is not found, whoever asks.
+	if _, err := c.store.Remove(ctx, owners[0], bob[0]); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("removing Bob's peer as Alice: %v", err)
+	}
+	// Admin: one of Bob's peers, through a.
+	if _, err := a.store.RemoveAny(ctx, bob[0]); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, bob[0])
+	everyDeviceHolds(t, want, a, b, c)
+	// Deny list: every peer of Bob's, through b.
+	removed, errs := b.store.RemoveWhere(ctx, func(o registry.Owner) bool { return o.Subject == owners[1].Subject }, registry.ReasonDenied)
+	if len(errs) > 0 || len(removed) != 2 {
+		t.Fatalf("removed %d, errors %v", len(removed), errs)
+	}
+	for _, k := range bob[1:] {
+		delete(want, k)
+	}
+	everyDeviceHolds(t, want, a, b, c)
+}
+
+// Key rotation at another replica: the new key takes the old one's address
+// on every device, and the old key is gone.
+func TestHARotation(t *testing.T) {
+	e := newEnv(t, "100.74.0.0/24")
+	a, b := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{})
+	k1, k2 := newKey(), newKey()
+	addr := a.register(t, owners[0], k1).Addr
+	everyDeviceHolds(t, map[wgtypes.Key]netip.Addr{k1: addr}, a, b)
+	p, created, replaced, err := b.store.Register(context.Background(), owners[0], k2, "laptop", &k1)
+	if err != nil || !created || replaced == nil || replaced.Key != k1 || p.Addr != addr {
+		t.Fatalf("rotation: peer %v created %v replaced %v err %v", p, created, replaced, err)
+	}
+	everyDeviceHolds(t, map[wgtypes.Key]netip.Addr{k2: addr}, a, b)
+	// Someone else cannot rotate Alice's key away: it is an ordinary registration.
+	k3 := newKey()
+	p3, _, rep3, err := a.store.Register(context.Background(), owners[1], k3, "x", &k2)
+	if err != nil || rep3 != nil || p3.Addr == addr {
+		t.Fatalf("a stranger's replaces: %v %v %v", p3, rep3, err)
+	}
+}
+
+// Idle is judged from every replica's view: a peer in use at any replica
+// stays; it goes when every live replica found it idle.
+func TestHAIdleAcrossReplicas(t *testing.T) {
+	e := newEnv(t, "100.75.0.0/24")
+	e.idle, e.grace = 3*time.Second, 2*time.Second
+	a, b := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{})
+	ca, cb := newClient(t), newClient(t)
+	// Both register at a; ca then talks to a only, cb to b only (an old
+	// client, or one whose routes moved to b).
+	want := map[wgtypes.Key]netip.Addr{ca.pub(): a.register(t, owners[0], ca.pub()).Addr, cb.pub(): a.register(t, owners[1], cb.pub()).Addr}
+	everyDeviceHolds(t, want, a, b)
+	ctx := context.Background()
+	deadline := time.Now().Add(7 * time.Second) // past both the grace and the idle timeout
+	for time.Now().Before(deadline) {
+		ca.handshake(t, a)
+		cb.handshake(t, b)
+		for _, r := range []*replica{a, b} {
+			if rm, err := r.store.Sweep(ctx); err != nil || len(rm) > 0 {
+				t.Fatalf("%s removed %v (err %v) while both peers are in use", r.name, rm, err)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Each replica voted on the peer the other one carries.
+	rec := func(k wgtypes.Key) *records.Peer {
+		obj, ok, _ := a.store.peers.GetStore().GetByKey(e.ns + "/" + records.PeerName(k))
+		if !ok {
+			return nil
+		}
+		return obj.(*records.Peer)
+	}
+	eventually(t, "the votes", func() (bool, string) {
+		va, vb := rec(cb.pub()).Status.Idle["gw-a"], rec(ca.pub()).Status.Idle["gw-b"]
+		return va.Reason == "no_handshake" && vb.Reason == "no_handshake", fmt.Sprint(rec(ca.pub()).Status, rec(cb.pub()).Status)
+	})
+	// ca goes quiet: after the idle timeout a agrees with b, and it goes.
+	var removed []registry.Removed
+	eventually(t, "the idle peer removed", func() (bool, string) {
+		cb.handshake(t, b)
+		for _, r := range []*replica{a, b} {
+			rm, _ := r.store.Sweep(ctx)
+			removed = append(removed, rm...)
+		}
+		return len(removed) > 0, "nothing removed yet"
+	})
+	if len(removed) != 1 || removed[0].Key != ca.pub() || removed[0].Reason != registry.ReasonIdle {
+		t.Fatalf("removed %+v; want only the quiet peer, as idle", removed)
+	}
+	delete(want, ca.pub())
+	everyDeviceHolds(t, want, a, b)
+}
+
+// A replica whose clock is an hour ahead writes lifetimes on the API
+// server's clock, expires nobody early, and is not taken for dead.
+func TestHASkewedClock(t *testing.T) {
+	e := newEnv(t, "100.76.0.0/24")
+	e.lifetime = 6 * time.Second
+	a := e.start("gw-a", replicaOpts{})
+	skewed := records.NewClock(func() time.Time { return time.Now().Add(time.Hour) })
+	b := e.start("gw-b", replicaOpts{clock: skewed})
+	if off := skewed.Offset(); off > -time.Hour+5*time.Second || off < -time.Hour-5*time.Second {
+		t.Fatalf("the skewed replica estimates the API server %v ahead, want about -1h", off)
+	}
+	k := newKey()
+	p := b.register(t, owners[0], k)
+	if d := time.Until(p.ExpiresAt); d < 3*time.Second || d > 9*time.Second {
+		t.Fatalf("a peer registered at the skewed replica expires in %v, want about %v", d, e.lifetime)
+	}
+	k2 := newKey()
+	a.register(t, owners[0], k2)
+	ctx := context.Background()
+	if rm, _ := b.store.Sweep(ctx); len(rm) > 0 {
+		t.Fatalf("the skewed replica expired %v at once", rm)
+	}
+	eventually(t, "a seeing b alive", func() (bool, string) { return a.pres.LiveNames()["gw-b"], fmt.Sprint(a.pres.LiveNames()) })
+	time.Sleep(e.lifetime)
+	var removed []registry.Removed
+	eventually(t, "both peers expired", func() (bool, string) {
+		rm, _ := b.store.Sweep(ctx)
+		removed = append(removed, rm...)
+		return len(removed) == 2, fmt.Sprint(len(removed))
+	})
+	for _, r := range removed {
+		if r.Reason != registry.ReasonExpired {
+			t.Errorf("removed %s as %s, want expired", r.Key, r.Reason)
+		}
+	}
+}
+
+// An address rests after its peer goes (its record lingers --address-rest),
+// and a record left by a registration that died half-way (its Address made,
+// its Peer never) is collected too.
+func TestHAAddressRests(t *testing.T) {
+	old := orphanGrace
+	orphanGrace = time.Second
+	t.Cleanup(func() { orphanGrace = old })
+	e := newEnv(t, "100.78.0.0/24")
+	e.rest = 2 * time.Second
+	a, b := e.start("gw-a", replicaOpts{}), e.start("gw-b", replicaOpts{})
+	ctx := context.Background()
+	k := newKey()
+	addr := a.register(t, owners[0], k).Addr
+	if _, err := b.store.Remove(ctx, owners[0], k); err != nil {
+		t.Fatal(err)
+	}
+	admin := adminClient(t, e)
+	half, err := admin.CreateAddress(ctx, &records.Address{ObjectMeta: metav1.ObjectMeta{Name: "100.78.0.99"},
+		Spec: records.AddressSpec{PublicKey: newKey().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	removedAt := time.Now()
+	for _, name := range []string{records.AddressName(addr), half.Name} {
+		eventually(t, "the address record "+name+" collected", func() (bool, string) {
+			_, _ = a.store.Sweep(ctx)
+			_, _ = b.store.Sweep(ctx)
+			_, err := admin.GetAddress(ctx, name)
+			if err == nil && time.Since(removedAt) < e.rest {
+				return false, "resting"
+			}
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+	}
+	if d := time.Since(removedAt); d < e.rest {
+		t.Fatalf("the address rested only %v, want at least %v", d, e.rest)
+	}
+}
+
+// The API server unreachable: at start (the replica is not ready and says
+// why; registrations are refused as unavailable) and mid-run (registrations
+// refused, the devices keep every peer), then back. It stops the shared API
+// server, so it runs last.
+func TestHAZAPIServerUnreachable(t *testing.T) {
+	e := newEnv(t, "100.77.0.0/24")
+	a := e.start("gw-a", replicaOpts{})
+	k1 := newKey()
+	want := map[wgtypes.Key]netip.Addr{k1: a.register(t, owners[0], k1).Addr}
+
+	e.api.StopAPI()
+	t.Cleanup(func() { _ = e.api.StartAPI() })
+	start := time.Now()
+	_, _, _, err := a.store.Register(context.Background(), owners[0], newKey(), "x", nil)
+	if !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("registration with the API down: %v, want unavailable", err)
+	}
+	if d := time.Since(start); d > 2*records.RequestTimeout {
+		t.Errorf("the refusal took %v", d)
+	}
+	if _, err := a.store.Remove(context.Background(), owners[0], k1); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("disconnect with the API down: %v, want unavailable", err)
+	}
+	everyDeviceHolds(t, want, a)
+	if a.store.Ready() != nil {
+		t.Fatalf("a replica that holds its peers stays ready while the API is down: %v", a.store.Ready())
+	}
+	b := e.start("gw-b", replicaOpts{noWait: true})
+	time.Sleep(time.Second)
+	if b.store.Ready() == nil {
+		t.Fatal("a replica that could not read the records says ready")
+	}
+	if _, _, _, err := b.store.Register(context.Background(), owners[0], newKey(), "x", nil); !errors.Is(err, registry.ErrUnavailable) {
+		t.Fatalf("registration at a replica that never reached the API: %v", err)
+	}
+
+	if err := e.api.StartAPI(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b ready once the API is back", func() (bool, string) { err := b.store.Ready(); return err == nil, fmt.Sprint(err) })
+	everyDeviceHolds(t, want, a, b)
+	k2 := newKey()
+	eventually(t, "registrations working again", func() (bool, string) {
+		p, _, _, err := a.store.Register(context.Background(), owners[0], k2, "x", nil)
+		if err == nil {
+			want[k2] = p.Addr
+		}
+		return err == nil, fmt.Sprint(err)
+	})
+	everyDeviceHolds(t, want, a, b)
+}
