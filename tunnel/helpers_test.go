@@ -1,7 +1,9 @@
 package tunnel
 
 import (
+	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 
@@ -25,4 +27,14 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// holdUntilParentEnds blocks a child process holding state until its
+// parent closes the stdin pipe or kills it. A bare select{} is not enough:
+// with no other goroutine and no timer, Go's runtime declares a deadlock
+// and the child exits before it is killed; a blocking read is a system
+// call, which the runtime does not count as asleep.
+func holdUntilParentEnds() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }

@@ -223,7 +223,7 @@ func TestWindowsNRPTRecoverAfterKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Println("GWT-UP:" + iface)
-		select {}
+		holdUntilParentEnds()
 	}
 	foreign := foreignRule(t, nrptLocalBase, "{0C0FFEE0-0000-4000-8000-00000000D0D0}", ".corp.example")
 	dir := wintest.TempDir(t)
@@ -232,6 +232,9 @@ func TestWindowsNRPTRecoverAfterKill(t *testing.T) {
 		cmd := exec.Command(exe, "-test.run=^TestWindowsNRPTRecoverAfterKill$", "-test.v")
 		cmd.Env = append(os.Environ(), "GWT_NRPT_HOLDER="+iface, "GWT_JOURNAL="+dir)
 		out, _ := cmd.StdoutPipe()
+		if _, err := cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
 		cmd.Stderr = testWriter{t}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
