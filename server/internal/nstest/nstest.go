@@ -69,23 +69,10 @@ func DialContext(t testing.TB, ns string) func(ctx context.Context, network, add
 	}
 	t.Cleanup(func() { h.Close() })
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type res struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan res, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-			if err := netns.Set(h); err != nil {
-				ch <- res{nil, err}
-				return
-			}
+		return inNamespace(h, func() (net.Conn, error) {
 			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			ch <- res{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
+			return d.DialContext(ctx, network, addr)
+		})
 	}
 }
 
@@ -98,24 +85,32 @@ func Listen(t testing.TB, ns, network, addr string) net.Listener {
 		t.Fatalf("opening namespace %s: %v", ns, err)
 	}
 	defer h.Close()
+	ln, err := inNamespace(h, func() (net.Listener, error) { return net.Listen(network, addr) })
+	if err != nil {
+		t.Fatalf("listening on %s in %s: %v", addr, ns, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// inNamespace runs f on a fresh OS thread moved into namespace h: a socket
+// keeps the namespace it was made in, whichever thread uses it later.
+func inNamespace[T any](h netns.NsHandle, f func() (T, error)) (T, error) {
 	type res struct {
-		ln  net.Listener
+		v   T
 		err error
 	}
 	ch := make(chan res, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
 		if err := netns.Set(h); err != nil {
-			ch <- res{nil, err}
+			var zero T
+			ch <- res{zero, err}
 			return
 		}
-		ln, err := net.Listen(network, addr)
-		ch <- res{ln, err}
+		v, err := f()
+		ch <- res{v, err}
 	}()
 	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listening on %s in %s: %v", addr, ns, r.err)
-	}
-	t.Cleanup(func() { r.ln.Close() })
-	return r.ln
+	return r.v, r.err
 }
