@@ -24,4 +24,4 @@ lint: test-compile-darwin
 mac-bundle-layout:
 	@mkdir -p $(BIN)/macos
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o $(BIN)/macos/ghostwire ./app
-	$(PKG_GO) run ./macos/bundle -exe $(BIN)/macos/ghostwire -out $(BIN)/macos -pkgroot $(BIN)/macos/pkgroot
+	$(PKG_GO) run ./macos/bundle -exe $(BIN)/macos/ghostwire -icon $(CURDIR)/assets/app/Ghostwire.icns -out $(BIN)/macos -pkgroot $(BIN)/macos/pkgroot
