@@ -72,12 +72,12 @@ type urlType struct {
 	CFBundleTypeRole   string   `plist:"CFBundleTypeRole"`
 }
 
-var versionRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+){0,2}$`)
+var bundleVersionRe = regexp.MustCompile(`[0-9]+(\.[0-9]+){0,2}`)
 
 // BundleVersion turns a release version (v1.2.3, 1.2.3-rc.1, dev) into what
 // CFBundleShortVersionString accepts: up to three numbers.
 func BundleVersion(v string) string {
-	m := regexp.MustCompile(`[0-9]+(\.[0-9]+){0,2}`).FindString(v)
+	m := bundleVersionRe.FindString(v)
 	if m == "" {
 		return "0.0.0"
 	}
@@ -87,9 +87,6 @@ func BundleVersion(v string) string {
 // InfoPlist renders the bundle's Info.plist for version.
 func InfoPlist(version string) ([]byte, error) {
 	v := BundleVersion(version)
-	if !versionRe.MatchString(v) {
-		return nil, fmt.Errorf("version %q cannot be a bundle version", version)
-	}
 	b, err := plist.MarshalIndent(infoPlist{
 		CFBundleDevelopmentRegion:     "en",
 		CFBundleDisplayName:           AppName,
@@ -207,9 +204,6 @@ func PkgRoot(root string, o BundleOptions) error {
 // UninstallScript is in the app's Resources:
 // sudo /Applications/Ghostwire.app/Contents/Resources/uninstall.sh
 const UninstallScript = "uninstall.sh"
-
-// UninstallPath is where the pkg puts it.
-const UninstallPath = AppPath + "/Contents/Resources/" + UninstallScript
 
 //go:embed scripts
 var scripts embed.FS

@@ -34,8 +34,6 @@ type Build struct {
 	// Dist receives the artifacts; Work is scratch space for this build.
 	Dist, Work string
 	Log        *slog.Logger
-	// GoBuildEnv is added to every `go build` (tests set GOFLAGS, caches).
-	GoBuildEnv []string
 
 	bins map[string]Binary
 }
@@ -72,7 +70,6 @@ func (b *Build) goBinary(ctx context.Context, main, goos, goarch, name string, e
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", strings.Join(ldflags, " "), "-o", out, main)
 	cmd.Dir = b.Root
 	cmd.Env = append(append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch), env...)
-	cmd.Env = append(cmd.Env, b.GoBuildEnv...)
 	b.Log.Info("go build", "main", main, "goos", goos, "goarch", goarch, "version", b.Version.String())
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return Binary{}, fmt.Errorf("go build %s for %s/%s: %v\n%s", main, goos, goarch, err, o)

@@ -150,7 +150,6 @@ func binarySBOM(ctx context.Context, b *Build, bin Binary) (*cdx.BOM, error) {
 	out := bin.Path + SBOMSuffix
 	cmd := exec.CommandContext(ctx, "go", "tool", "cyclonedx-gomod", "bin", "-json", "-noserial", "-notimestamp", "-output", out, bin.Path)
 	cmd.Dir = filepath.Join(b.Root, "packaging") // the module that pins the tool
-	cmd.Env = append(os.Environ(), b.GoBuildEnv...)
 	if o, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("cyclonedx-gomod bin %s: %v\n%s", bin.Name, err, o)
 	}

@@ -111,8 +111,3 @@ func exportTable(ctx context.Context, msi, table string) ([][]string, error) {
 	}
 	return rows, nil
 }
-
-// ExportTable is exportTable for the tests and tools of other packages.
-func ExportTable(ctx context.Context, msi, table string) ([][]string, error) {
-	return exportTable(ctx, msi, table)
-}

@@ -15,11 +15,6 @@ type Builder struct {
 	// WintunZip is the official wintun zip ("" : $GHOSTWIRE_WINTUN_ZIP;
 	// none: a placeholder, and a test build).
 	WintunZip string
-	// Signer signs the programs and the MSI (nil: the release certificate
-	// from the environment, else a throwaway one and a test build).
-	Signer *Signer
-	// Icon is the application icon source (default assets/app/Ghostwire.icns).
-	Icon string
 }
 
 // Build makes the MSI of each target (windows/amd64; wixl makes no arm64
@@ -48,13 +43,11 @@ func (bl Builder) buildMSI(ctx context.Context, b *release.Build, t release.Targ
 		return release.Artifact{}, err
 	}
 	var reasons []string
-	signer := bl.Signer
-	if signer == nil {
-		s, err := SignerFromEnv(os.Getenv)
-		if err != nil {
-			return release.Artifact{}, err
-		}
-		signer = s
+	// The release certificate from the environment, else a throwaway one
+	// and a test build.
+	signer, err := SignerFromEnv(os.Getenv)
+	if err != nil {
+		return release.Artifact{}, err
 	}
 	if signer == nil {
 		s, err := ThrowawaySigner(stage, time.Now())
@@ -72,11 +65,7 @@ func (bl Builder) buildMSI(ctx context.Context, b *release.Build, t release.Targ
 		}
 	}
 
-	icnsPath := bl.Icon
-	if icnsPath == "" {
-		icnsPath = filepath.Join(b.Root, "assets", "app", "Ghostwire.icns")
-	}
-	icon, err := AppIcon(icnsPath)
+	icon, err := AppIcon(filepath.Join(b.Root, "assets", "app", "Ghostwire.icns"))
 	if err != nil {
 		return release.Artifact{}, fmt.Errorf("the application icon: %w", err)
 	}
