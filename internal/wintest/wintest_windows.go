@@ -25,12 +25,13 @@ func TempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { RemoveTree(d) })
+	t.Cleanup(func() { removeTree(d) })
 	return d
 }
 
-// RemoveTree removes d and everything in it, one entry at a time.
-func RemoveTree(d string) {
+// removeTree removes d and everything in it, one entry at a time (as the
+// CLI's purge does: os.RemoveAll needs POSIX delete semantics Wine lacks).
+func removeTree(d string) {
 	var dirs []string
 	_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
 		switch {
