@@ -223,22 +223,8 @@ func (w *haWorld) waitReady(t testing.TB, i int) {
 	t.Helper()
 	hc := w.nodes[i].HTTPClient(nil, 2*time.Second)
 	url := "http://" + net.JoinHostPort(w.pod[i].String(), "9090") + "/readyz"
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := hc.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if done, _ := w.proc(i).Exited(); done {
-			t.Fatalf("replica %d exited before it was ready:\n%s", i, w.proc(i).Tail(4000))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %d not ready after 60 s (%v):\n%s", i, err, w.proc(i).Tail(4000))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := topo.WaitHTTP(context.Background(), hc, url, w.proc(i), 60*time.Second); err != nil {
+		t.Fatalf("replica %d not ready: %v\n%s", i, err, w.proc(i).Tail(4000))
 	}
 }
 

@@ -46,7 +46,7 @@ func (t *Topology) StartIdP(ctx context.Context) (*Proc, error) {
 		return nil, err
 	}
 	hc := t.Laptop.HTTPClient(t.CA.Pool, 2*time.Second)
-	if err := waitHTTP(ctx, hc, t.IdPURL()+"/.well-known/openid-configuration", p, 20*time.Second); err != nil {
+	if err := WaitHTTP(ctx, hc, t.IdPURL()+"/.well-known/openid-configuration", p, 20*time.Second); err != nil {
 		return p, fmt.Errorf("dev provider: %w", err)
 	}
 	return p, nil
@@ -121,14 +121,14 @@ func (t *Topology) StartServer(ctx context.Context, c *Cluster, o ServerOptions)
 		return nil, err
 	}
 	hc := t.Laptop.HTTPClient(t.CA.Pool, 2*time.Second)
-	if err := waitHTTP(ctx, hc, c.ServerURL()+"/v1/config", p, 30*time.Second); err != nil {
+	if err := WaitHTTP(ctx, hc, c.ServerURL()+"/v1/config", p, 30*time.Second); err != nil {
 		return p, fmt.Errorf("server %s: %w", c.Name, err)
 	}
 	return p, nil
 }
 
-// waitHTTP polls url until it answers 200, the process exits, or timeout.
-func waitHTTP(ctx context.Context, hc *http.Client, url string, p *Proc, timeout time.Duration) error {
+// WaitHTTP polls url until it answers 200, the process exits, or timeout.
+func WaitHTTP(ctx context.Context, hc *http.Client, url string, p *Proc, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last string
