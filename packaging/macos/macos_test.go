@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,30 +110,25 @@ func TestBundleLayout(t *testing.T) {
 		"Contents/Resources/Ghostwire.icns": 0o644,
 		"Contents/Resources/uninstall.sh":   0o755,
 	}
-	if got := files(t, app); !mapsEqual(got, want) {
+	if got := files(t, app); !maps.Equal(got, want) {
 		t.Errorf("bundle holds %v, want %v", got, want)
 	}
-	// Building again replaces the old bundle.
+	// Building again replaces the old bundle: nothing of it is left.
+	stale := filepath.Join(app, "Contents", "Resources", "stale")
+	if err := os.WriteFile(stale, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Bundle(out, fakeInputs(t)); err != nil {
 		t.Fatal(err)
+	}
+	if got := files(t, app); !maps.Equal(got, want) {
+		t.Errorf("rebuilt bundle holds %v, want %v", got, want)
 	}
 	bad := fakeInputs(t)
 	bad.Icon = bad.Executable
 	if _, err := Bundle(out, bad); err == nil {
 		t.Error("a non-icns icon was accepted")
 	}
-}
-
-func mapsEqual(a, b map[string]fs.FileMode) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func readPlist(t *testing.T, path string) map[string]any {
@@ -164,7 +160,7 @@ func TestPkgRoot(t *testing.T) {
 		"Library/LaunchDaemons/com.ghostwire.daemon.plist":             0o644,
 		"Library/LaunchAgents/com.ghostwire.tray.plist":                0o644,
 	}
-	if got := files(t, root); !mapsEqual(got, want) {
+	if got := files(t, root); !maps.Equal(got, want) {
 		t.Errorf("payload %v, want %v", got, want)
 	}
 	exe := "/Applications/Ghostwire.app/Contents/MacOS/ghostwire"
@@ -192,7 +188,7 @@ func TestScriptsAgreeWithTheCode(t *testing.T) {
 	if err := Scripts(dir); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, dir); !mapsEqual(got, map[string]fs.FileMode{"preinstall": 0o755, "postinstall": 0o755}) {
+	if got := files(t, dir); !maps.Equal(got, map[string]fs.FileMode{"preinstall": 0o755, "postinstall": 0o755}) {
 		t.Errorf("scripts %v", got)
 	}
 	read := func(name string) string {
