@@ -78,9 +78,9 @@ FUZZ_TARGETS := \
 	./server/httpapi:FuzzParseKey ./server/httpapi:FuzzDecodeRegister ./server/httpapi:FuzzRegisterHTTP \
 	./auth/verify:FuzzVerifyToken ./auth/verify:FuzzVerifyClaims ./auth/verify:FuzzJWKSAnswer \
 	./app/localapi:FuzzLocalAPI ./app/serverclient:FuzzServerAnswer ./app/engine:FuzzServerPeer \
-	./tunnel:FuzzStubForward
+	./tunnel:FuzzStubForward ./tunnel:FuzzScutilQuote ./tunnel:FuzzParseScutilDNS
 
-## fuzz: run each fuzz target for FUZZTIME (default 30s: about 6 minutes for the 10); a crasher is saved under the package's testdata/fuzz and fails the run: commit it, it becomes a test
+## fuzz: run each fuzz target for FUZZTIME (default 30s: about 7 minutes for the 12); a crasher is saved under the package's testdata/fuzz and fails the run: commit it, it becomes a test
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name in $$pkg for $(FUZZTIME)"; \
