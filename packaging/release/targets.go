@@ -11,8 +11,8 @@ type Target struct {
 	Format string
 	// OS and Arch are GOOS and GOARCH of the programs inside.
 	OS, Arch string
-	// Builder names the code that makes it: "linux" (packaging/linux), and
-	// later "windows" and "macos".
+	// Builder names the code that makes it: "linux", "windows" or "macos"
+	// (the packaging/ folders of those names).
 	Builder string
 }
 
@@ -22,8 +22,7 @@ var Targets = []Target{
 	{Format: "rpm", OS: "linux", Arch: "amd64", Builder: "linux"},
 	{Format: "deb", OS: "linux", Arch: "arm64", Builder: "linux"},
 	{Format: "rpm", OS: "linux", Arch: "arm64", Builder: "linux"},
-	// Built by the second half of issue 13 on top of this framework: the MSI
-	// (wixl, x64) and the macOS pkg (payload here, pkgbuild on a Mac).
+	// The MSI (wixl, x64) and the macOS pkg (payload here, pkgbuild on a Mac).
 	{Format: "msi", OS: "windows", Arch: "amd64", Builder: "windows"},
 	{Format: "pkg", OS: "darwin", Arch: "universal", Builder: "macos"},
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // The system tests take the MSI from $GHOSTWIRE_DIST (`make
-// test-packaging-system` builds dist/ first), or build it here.
+// test-packaging-windows` builds dist/ first), or build it here.
 
 var (
 	distOnce sync.Once
