@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra/doc"
@@ -38,7 +37,6 @@ func manPages(v release.Version, dir string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(names)
 	out := map[string][]byte{}
 	for _, n := range names {
 		page, err := os.ReadFile(n)

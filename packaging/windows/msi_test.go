@@ -3,6 +3,7 @@ package windows
 import (
 	"bytes"
 	"context"
+	"debug/pe"
 	"fmt"
 	"io"
 	"log/slog"
@@ -297,11 +298,14 @@ func mustParseVersion(t *testing.T, s string) release.Version {
 // peSubsystem reads the PE optional header's Subsystem field.
 func peSubsystem(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < 0x40 {
+	f, err := pe.Open(path)
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	pe := int(b[0x3c]) | int(b[0x3d])<<8 | int(b[0x3e])<<16 | int(b[0x3f])<<24
-	off := pe + 24 + 68
-	return int(b[off]) | int(b[off+1])<<8
+	defer f.Close()
+	oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+	if !ok {
+		t.Fatalf("%s is not a 64-bit program", path)
+	}
+	return int(oh.Subsystem)
 }
