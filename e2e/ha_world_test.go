@@ -138,7 +138,7 @@ func newHAWorld(t testing.TB, replicas int, serverArgs ...string) *haWorld {
 // link into the cluster's pod network (10.204.k.0/24).
 func (w *haWorld) addNode(k int) error {
 	c := w.c
-	n, err := w.NewNS(fmt.Sprintf("node1r%d", k), fmt.Sprintf("nameserver %s\nsearch ghostwire.svc.%s svc.%s %s\noptions ndots:5\n", c.DNS, c.Domain, c.Domain, c.Domain))
+	n, err := w.NewNS(fmt.Sprintf("node1r%d", k), c.PodResolvConf())
 	if err != nil {
 		return err
 	}

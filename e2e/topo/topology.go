@@ -207,6 +207,12 @@ func (t *Topology) build(nClusters int) error {
 	return nil
 }
 
+// PodResolvConf is the cluster's nodes' resolv.conf, like a pod's: the
+// server pushes these servers and search domains to clients by default.
+func (c *Cluster) PodResolvConf() string {
+	return fmt.Sprintf("nameserver %s\nsearch ghostwire.svc.%s svc.%s %s\noptions ndots:5\n", c.DNS, c.Domain, c.Domain, c.Domain)
+}
+
 func (t *Topology) buildCluster(i int) (*Cluster, error) {
 	second := byte(204 + i) // 10.204.0.0/16, 10.205.0.0/16
 	ip := func(c, d byte) netip.Addr { return netip.AddrFrom4([4]byte{10, second, c, d}) }
@@ -228,9 +234,7 @@ func (t *Topology) buildCluster(i int) (*Cluster, error) {
 	}
 	inetSide := netip.AddrFrom4([4]byte{198, 51, 100, byte(16*i + 1)})
 	var err error
-	// Like a pod's resolv.conf: the server pushes these to clients by default.
-	nodeResolv := fmt.Sprintf("nameserver %s\nsearch ghostwire.svc.%s svc.%s %s\noptions ndots:5\n", c.DNS, c.Domain, c.Domain, c.Domain)
-	if c.Node, err = t.ns("node"+fmt.Sprint(i+1), nodeResolv); err != nil {
+	if c.Node, err = t.ns("node"+fmt.Sprint(i+1), c.PodResolvConf()); err != nil {
 		return nil, err
 	}
 	if c.Cluster, err = t.ns("cluster"+fmt.Sprint(i+1), fmt.Sprintf("nameserver %s\n", c.DNS)); err != nil {
