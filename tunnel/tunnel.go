@@ -40,6 +40,12 @@ type netOps interface {
 // exists; an OS layer may wrap it with who holds the route.
 var errExists = errors.New("already exists")
 
+// routeHeld is errExists saying who holds the route.
+type routeHeld string
+
+func (e routeHeld) Error() string        { return string(e) }
+func (e routeHeld) Is(target error) bool { return target == errExists }
+
 // localNetworks is implemented by OS layers that can list the networks of
 // the machine's other interfaces (for a warning when a pushed range
 // overlaps the Wi-Fi's subnet).

@@ -320,7 +320,7 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 		return err
 	}
 	if r, ok := exactRoute(table, p, link); ok {
-		return routeTaken(fmt.Sprintf("%s is already routed through %q (a network this machine is on, or another VPN): "+
+		return routeHeld(fmt.Sprintf("%s is already routed through %q (a network this machine is on, or another VPN): "+
 			"both would claim the same addresses; disconnect that network or VPN, or ask your admin to push narrower ranges", p, r.Iface))
 	}
 	for _, r := range lanOverlaps(table, p, link) {
@@ -339,12 +339,6 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 	}
 	return nil
 }
-
-// routeTaken is errExists saying who holds the route.
-type routeTaken string
-
-func (e routeTaken) Error() string        { return string(e) }
-func (e routeTaken) Is(target error) bool { return target == errExists }
 
 func (winOps) delRoute(link string, p netip.Prefix) error {
 	luid, ok := ourLUID(link)
