@@ -280,9 +280,6 @@ func undoEntry(e entry, ops netOps, opsErr error, live func() error, log *slog.L
 	case kindResolvConf:
 		return restoreResolvConf(e, log)
 	case kindSocket:
-		if e.Path == "" {
-			return nil // no socket file on this OS (Windows: a named pipe)
-		}
 		if err := os.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

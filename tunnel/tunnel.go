@@ -158,8 +158,10 @@ func (t *Tunnel) up(ctx context.Context) error {
 	if err := t.j.record(entry{Kind: kindLink, Link: cfg.Interface}); err != nil {
 		return err
 	}
-	if err := t.j.record(entry{Kind: kindSocket, Path: uapiSocketPath(cfg.Interface)}); err != nil {
-		return err
+	if sock := uapiSocketPath(cfg.Interface); sock != "" { // Windows: a named pipe, no file
+		if err := t.j.record(entry{Kind: kindSocket, Path: sock}); err != nil {
+			return err
+		}
 	}
 	tdev, err := createTUN(cfg.Interface, cfg.MTU)
 	if err != nil {
