@@ -71,7 +71,7 @@ func macConnected(t *testing.T, iface string) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("dscacheutil -q host -a name %s:\n%s", wgpeer.Service, out)
-	if outside := os.Getenv("GHOSTWIRE_DESKTOP_OUTSIDE_NAME"); outside != "" {
+	if outside := outsideName(); outside != "localhost" {
 		o, err := exec.Command("/usr/bin/dscacheutil", "-q", "host", "-a", "name", outside).CombinedOutput()
 		if err != nil || !strings.Contains(string(o), "ip_address") {
 			t.Errorf("the outside name %s no longer resolves through the system resolver: %v\n%s", outside, err, o)
@@ -107,22 +107,20 @@ func macLeftoversNow(t *testing.T, iface string) []string {
 		left = append(left, fmt.Sprintf("route %s via %s", wgpeer.Range, iface))
 	}
 	script, _ := scutilListScript(scutilKeyPattern)
-	cmd := exec.Command("/usr/sbin/scutil")
-	cmd.Stdin = strings.NewReader(script)
-	out, err := cmd.Output()
+	out, err := runScutil(t.Context(), script)
 	if err != nil {
 		t.Fatalf("scutil list: %v", err)
 	}
-	for _, k := range parseScutilList(string(out)) {
+	for _, k := range parseScutilList(out) {
 		if _, owner, ok := scutilKeyOwner(k); ok && owner == "gwtd0" {
 			left = append(left, "dynamic-store key "+k)
 		}
 	}
-	dns, err := exec.Command("/usr/sbin/scutil", "--dns").Output()
+	dns, err := commandOutput(t.Context(), scutilPath, "--dns")
 	if err != nil {
 		t.Fatalf("scutil --dns: %v", err)
 	}
-	for _, r := range parseScutilDNS(string(dns)) {
+	for _, r := range parseScutilDNS(dns) {
 		for _, n := range r.Nameservers {
 			if n == wgpeer.DNSAddr.String() {
 				left = append(left, fmt.Sprintf("a resolver for %q through %s", r.Domain, n))

@@ -53,13 +53,6 @@ type desktopHost struct {
 	connected func(t *testing.T, iface string)
 }
 
-func (h desktopHost) config(c Config) Config {
-	if h.tune != nil {
-		h.tune(&c)
-	}
-	return c
-}
-
 const desktopEnv = "GHOSTWIRE_DESKTOP_SYSTEM"
 
 func TestDesktopSystem(t *testing.T) {
@@ -202,15 +195,8 @@ func desktopHold(t *testing.T, h desktopHost) {
 	}
 	copy(priv[:], k)
 	copy(pub[:], p)
-	cfg := h.config(Config{
-		Interface:  os.Getenv("GWT_IFACE"),
-		PrivateKey: priv,
-		Address:    wgpeer.ClientAddr,
-		Peer: Peer{PublicKey: pub, Endpoint: netip.MustParseAddrPort(os.Getenv("GWT_ENDPOINT")),
-			AllowedIPs: []netip.Prefix{wgpeer.Range}, Keepalive: 25 * time.Second},
-		DNS:        DNS{Servers: []netip.Addr{wgpeer.DNSAddr}, Search: wgpeer.Search, Match: []string{wgpeer.Domain}},
-		JournalDir: os.Getenv("GWT_JOURNAL"),
-	})
+	cfg := h.config(os.Getenv("GWT_IFACE"), priv, pub,
+		netip.MustParseAddrPort(os.Getenv("GWT_ENDPOINT")), os.Getenv("GWT_JOURNAL"))
 	tn, err := Up(context.Background(), cfg, testLog(t))
 	if err != nil {
 		t.Fatal(err)
@@ -253,15 +239,25 @@ func desktopConfig(t *testing.T, h desktopHost, peer *wgpeer.Peer) Config {
 	if err := peer.Allow(priv.Public(), wgpeer.ClientAddr); err != nil {
 		t.Fatal(err)
 	}
-	return h.config(Config{
-		Interface:  h.iface,
+	return h.config(h.iface, priv, peer.PublicKey(), peer.Endpoint(), t.TempDir())
+}
+
+// config is the scenario's tunnel to the peer pub at endpoint: its range
+// routed, its domain's DNS, adjusted by tune.
+func (h desktopHost) config(iface string, priv PrivateKey, pub Key, endpoint netip.AddrPort, journal string) Config {
+	c := Config{
+		Interface:  iface,
 		PrivateKey: priv,
 		Address:    wgpeer.ClientAddr,
-		Peer: Peer{PublicKey: peer.PublicKey(), Endpoint: peer.Endpoint(),
+		Peer: Peer{PublicKey: pub, Endpoint: endpoint,
 			AllowedIPs: []netip.Prefix{wgpeer.Range}, Keepalive: 25 * time.Second},
 		DNS:        DNS{Servers: []netip.Addr{wgpeer.DNSAddr}, Search: wgpeer.Search, Match: []string{wgpeer.Domain}},
-		JournalDir: t.TempDir(),
-	})
+		JournalDir: journal,
+	}
+	if h.tune != nil {
+		h.tune(&c)
+	}
+	return c
 }
 
 // outsideName is a name the cluster does not serve, which must resolve the

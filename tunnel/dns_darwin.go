@@ -31,15 +31,16 @@ const (
 // osDNSKinds are journal kinds of this OS's own DNS mechanism.
 var osDNSKinds = []string{kindScutil}
 
-func init() {
-	osRecover = sweepScutilKeys
-	osEntryString = func(e entry) (string, bool) {
-		if e.Kind == kindScutil {
-			return "macOS DNS settings " + e.Path, true
-		}
-		return "", false
+// osEntryString reads this OS's own journal kinds.
+func osEntryString(e entry) (string, bool) {
+	if e.Kind == kindScutil {
+		return "macOS DNS settings " + e.Path, true
 	}
+	return "", false
 }
+
+// osRecover, run by Recover, sweeps the dynamic-store keys no journal covers.
+func osRecover(log *slog.Logger) error { return sweepScutilKeys(log) }
 
 // autoDNSMode: the dynamic store is always there on macOS.
 func autoDNSMode(Config, *slog.Logger) DNSMode { return DNSScutil }

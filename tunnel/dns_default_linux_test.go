@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +47,7 @@ func TestDNSStubWithoutNameserversUsesTheResolverDefault(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetQuestion("www.example.com.", dns.TypeA)
 		c := &dns.Client{Timeout: 5 * time.Second}
-		r, _, err := c.Exchange(m, stubListen(cfg).String())
+		r, _, err := c.Exchange(m, cfg.withDefaults().StubAddress.String())
 		if err != nil || len(r.Answer) != 1 || !strings.Contains(r.Answer[0].String(), "192.0.2.1") {
 			t.Fatalf("the stub with no resolv.conf: %v %v", r, err)
 		}
@@ -76,12 +75,4 @@ func TestDNSStubWithoutNameserversUsesTheResolverDefault(t *testing.T) {
 	// The laptop's local caching resolver, where glibc goes with no nameserver line.
 	serveDNS(t, tp.client, "127.0.0.1:53", ".", "192.0.2.1")
 	tp.runChild(t, priv, p, nil)
-}
-
-// stubListen is where cfg's stub answers.
-func stubListen(cfg Config) netip.AddrPort {
-	if cfg.StubAddress.IsValid() {
-		return cfg.StubAddress
-	}
-	return netip.MustParseAddrPort("127.0.0.153:53") // Config's default
 }

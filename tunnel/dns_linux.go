@@ -13,6 +13,12 @@ const DefaultJournalDir = "/var/lib/ghostwire/journal"
 // resolved and resolv.conf on Linux).
 var osDNSKinds []string
 
+// osEntryString reads this OS's own journal kinds: Linux has none.
+func osEntryString(entry) (string, bool) { return "", false }
+
+// osRecover, run by Recover, sweeps what no journal covers: nothing on Linux.
+func osRecover(*slog.Logger) error { return nil }
+
 // autoDNSMode: systemd-resolved when it owns its D-Bus name, else the stub
 // forwarder behind a managed resolv.conf.
 func autoDNSMode(cfg Config, log *slog.Logger) DNSMode {

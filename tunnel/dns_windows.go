@@ -24,18 +24,19 @@ var osDNSKinds = []string{kindNRPT, kindSearchList}
 // autoDNSMode: the NRPT, which every Windows since 7 has.
 func autoDNSMode(Config, *slog.Logger) DNSMode { return DNSNRPT }
 
-func init() {
-	osRecover = sweepNRPT
-	osEntryString = func(e entry) (string, bool) {
-		switch e.Kind {
-		case kindNRPT:
-			return "DNS rule (NRPT) " + e.Path, true
-		case kindSearchList:
-			return "DNS search list on " + e.Link, true
-		}
-		return "", false
+// osEntryString reads this OS's own journal kinds.
+func osEntryString(e entry) (string, bool) {
+	switch e.Kind {
+	case kindNRPT:
+		return "DNS rule (NRPT) " + e.Path, true
+	case kindSearchList:
+		return "DNS search list on " + e.Link, true
 	}
+	return "", false
 }
+
+// osRecover, run by Recover, sweeps the NRPT rules no journal covers.
+func osRecover(log *slog.Logger) error { return sweepNRPT(log) }
 
 // sweepNRPT removes the NRPT rules of ours that no tunnel of this process
 // holds: left by a crash, a kill or a power loss without volatile keys

@@ -192,8 +192,8 @@
 //
 // # Other systems
 //
-// Linux, macOS and Windows are implemented. On other systems Up returns
-// "the ghostwire tunnel is not supported on <os>"; config validation, the
-// journal, the DNS plan, the NRPT rules, the scutil scripts and the route
-// choice are portable and tested everywhere.
+// The package supports Linux, macOS and Windows only; it does not build on
+// other systems. Config validation, the journal, the DNS plan, the NRPT
+// rules, the scutil scripts and the route choice are portable code, tested
+// on all three.
 package tunnel

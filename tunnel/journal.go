@@ -60,20 +60,11 @@ func (e entry) String() string {
 	case kindResolvConf:
 		return "DNS in " + e.Path
 	}
-	if osEntryString != nil {
-		if s, ok := osEntryString(e); ok {
-			return s
-		}
+	if s, ok := osEntryString(e); ok {
+		return s
 	}
 	return e.Kind
 }
-
-// Hooks an OS file may set: how its own journal kinds read, and a sweep
-// of leftovers that no journal covers (run by Recover).
-var (
-	osEntryString func(entry) (string, bool)
-	osRecover     func(*slog.Logger) error
-)
 
 // journal is the on-disk list of changes one tunnel made. Every change is
 // recorded (and fsynced) before it is made, so a crash at any point leaves a
@@ -253,10 +244,8 @@ func Recover(dir string, log *slog.Logger) error {
 			errs = append(errs, err)
 		}
 	}
-	if osRecover != nil {
-		if err := osRecover(log); err != nil {
-			errs = append(errs, err)
-		}
+	if err := osRecover(log); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -280,9 +269,6 @@ func undoEntry(e entry, ops netOps, opsErr error, live func() error, log *slog.L
 	case kindResolvConf:
 		return restoreResolvConf(e, log)
 	case kindSocket:
-		if e.Path == "" {
-			return nil // no socket file on this OS (Windows: a named pipe)
-		}
 		if err := os.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}

@@ -1,5 +1,5 @@
 # tunnel: the client's OS layer (wireguard-go device, routes, split DNS, crash
-# journal). System tests run in network namespaces named gwtc*/gwts* with
+# journal). System tests run in network namespaces named gwtc*/gwts*/gwtd* with
 # interfaces gwt*; they need root and /dev/net/tun.
 
 APT_PACKAGES += iputils-ping dbus-daemon libc-bin
@@ -17,7 +17,7 @@ bench-tunnel:
 
 bench: bench-tunnel
 
-## tunnel-clean: remove gwtc*/gwts* namespaces, /etc/netns entries and sockets left by killed test runs
+## tunnel-clean: remove gwtc*/gwts*/gwtd* namespaces, /etc/netns entries and sockets left by killed test runs
 tunnel-clean:
-	@for ns in $$(ip netns list 2>/dev/null | awk '/^gwt[cs][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/{print $$1}'); do echo "removing namespace $$ns"; ip netns del $$ns; rm -rf /etc/netns/$$ns; done
-	@rm -f /var/run/wireguard/gwt[0-9a-f]*t.sock
+	@for ns in $$(ip netns list 2>/dev/null | awk '/^gwt[csd][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]/{print $$1}'); do echo "removing namespace $$ns"; ip netns del $$ns; rm -rf /etc/netns/$$ns; done
+	@rm -f /var/run/wireguard/gwt[0-9a-f]*t.sock /var/run/wireguard/gwtd0.sock

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
@@ -239,24 +237,7 @@ func TestWindowsNRPTRecoverAfterKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		up := make(chan bool, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "GWT-UP:") {
-					up <- true
-				}
-			}
-			close(up)
-		}()
-		select {
-		case ok := <-up:
-			if !ok {
-				t.Fatalf("the holder of %s ended before writing its rules", iface)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatalf("the holder of %s did not write its rules", iface)
-		}
+		waitHolder(t, out) // the holder says GWT-UP once its rules are written
 		return cmd
 	}
 	a, b := hold("gwtw5"), hold("gwtw6")

@@ -47,7 +47,7 @@ func TestRoutePlanAndLoop(t *testing.T) {
 		{"100.82.0.1:51820", nil, true}, // inside the tunnel address's own subnet
 	} {
 		c.Peer.Endpoint = netip.MustParseAddrPort(tc.endpoint)
-		if got := endpointCovered(c, pfx(tc.routes...)); got != tc.loop {
+		if got := endpointCovered(c.Peer.Endpoint.Addr(), c.Address, pfx(tc.routes...)); got != tc.loop {
 			t.Errorf("endpoint %s, routes %v: loop %v, want %v", tc.endpoint, tc.routes, got, tc.loop)
 		}
 	}

@@ -35,12 +35,13 @@ func routePlan(c Config) []netip.Prefix {
 	return out
 }
 
-// endpointCovered reports whether sending to the server endpoint would itself
-// be routed into the tunnel: the routing loop. Then the tunnel pins a host
-// route to the endpoint through the way it is reached now (see doc.go).
-func endpointCovered(c Config, routes []netip.Prefix) bool {
-	ep := c.Peer.Endpoint.Addr().Unmap()
-	if c.Address.Masked().Contains(ep) {
+// endpointCovered reports whether sending to the server endpoint ep would
+// itself be routed into the tunnel (with the tunnel address addr and the
+// routes): the routing loop. Then the tunnel pins a host route to the
+// endpoint through the way it is reached now (see doc.go).
+func endpointCovered(ep netip.Addr, addr netip.Prefix, routes []netip.Prefix) bool {
+	ep = ep.Unmap()
+	if addr.Masked().Contains(ep) {
 		return true
 	}
 	for _, p := range routes {
@@ -58,10 +59,8 @@ func endpointCovered(c Config, routes []netip.Prefix) bool {
 func coveredEndpoints(c Config, routes []netip.Prefix) []netip.Addr {
 	var out []netip.Addr
 	for _, p := range append([]Peer{c.Peer}, c.Standby...) {
-		one := c
-		one.Peer = p
 		ep := p.Endpoint.Addr().Unmap()
-		if endpointCovered(one, routes) && !slices.Contains(out, ep) {
+		if endpointCovered(ep, c.Address, routes) && !slices.Contains(out, ep) {
 			out = append(out, ep)
 		}
 	}

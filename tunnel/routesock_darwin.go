@@ -107,7 +107,7 @@ func rtWrite(typ int, dst netip.Prefix, gw netip.Addr, index int, ifname string,
 // rtDeleteOurs deletes the route for exactly dst through interface index
 // when it carries our mark; someone else's route, or none, is left alone.
 func rtDeleteOurs(dst netip.Prefix, index int) error {
-	table, _, err := ribSnapshot(dst.Addr().Is6())
+	table, err := routeTable(dst.Addr().Is6())
 	if err != nil {
 		return err
 	}
@@ -254,24 +254,9 @@ func convertRoute(m *route.RouteMessage) (kernelRoute, string) {
 
 // ribSnapshot dumps the route table of one family and the interfaces.
 func ribSnapshot(v6 bool) ([]kernelRoute, map[int]linkState, error) {
-	af := unix.AF_INET
-	if v6 {
-		af = unix.AF_INET6
-	}
-	b, err := route.FetchRIB(af, route.RIBTypeRoute, 0)
+	table, err := routeTable(v6)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the route table: %w", err)
-	}
-	msgs, err := parseRoutingMessages(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the route table: %w", err)
-	}
-	var table []kernelRoute
-	for _, msg := range msgs {
-		if rm, ok := msg.(*route.RouteMessage); ok {
-			kr, _ := convertRoute(rm)
-			table = append(table, kr)
-		}
+		return nil, nil, err
 	}
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -282,4 +267,28 @@ func ribSnapshot(v6 bool) ([]kernelRoute, map[int]linkState, error) {
 		links[i.Index] = linkState{Name: i.Name, Up: i.Flags&net.FlagUp != 0 && i.Flags&net.FlagRunning != 0}
 	}
 	return table, links, nil
+}
+
+// routeTable dumps the route table of one family.
+func routeTable(v6 bool) ([]kernelRoute, error) {
+	af := unix.AF_INET
+	if v6 {
+		af = unix.AF_INET6
+	}
+	b, err := route.FetchRIB(af, route.RIBTypeRoute, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the route table: %w", err)
+	}
+	msgs, err := parseRoutingMessages(b)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the route table: %w", err)
+	}
+	var table []kernelRoute
+	for _, msg := range msgs {
+		if rm, ok := msg.(*route.RouteMessage); ok {
+			kr, _ := convertRoute(rm)
+			table = append(table, kr)
+		}
+	}
+	return table, nil
 }

@@ -127,25 +127,8 @@ type scriptWriter struct {
 	err error
 }
 
-func (w *scriptWriter) line(parts ...string) {
-	if w.err != nil {
-		return
-	}
-	q := make([]string, len(parts))
-	for i, p := range parts {
-		if q[i], w.err = scutilQuote(p); w.err != nil {
-			return
-		}
-	}
-	l := strings.Join(q, " ")
-	if len(l) >= 2000 {
-		w.err = fmt.Errorf("scutil: a line of %d bytes is too long for scutil (2048 at most)", len(l))
-		return
-	}
-	w.b.WriteString(l + "\n")
-}
-
-// raw writes a line of scutil's syntax itself (flags like "*", "#", "-").
+// raw writes a line: prefix as it is (a command and scutil's flags like
+// "*", "#", "-"), then each value quoted.
 func (w *scriptWriter) raw(prefix string, values ...string) {
 	if w.err != nil {
 		return
@@ -198,7 +181,7 @@ func scutilSetScript(keys []scutilKey) (string, error) {
 			w.raw("d.add SupplementalMatchOrders * #", orders...)
 			w.raw("d.add SupplementalMatchDomainsNoSearch # 0")
 		}
-		w.line("set", k.Key)
+		w.raw("set", k.Key)
 	}
 	return w.done()
 }
@@ -207,7 +190,7 @@ func scutilSetScript(keys []scutilKey) (string, error) {
 func scutilRemoveScript(keys []string) (string, error) {
 	var w scriptWriter
 	for _, k := range keys {
-		w.line("remove", k)
+		w.raw("remove", k)
 	}
 	return w.done()
 }
@@ -215,7 +198,7 @@ func scutilRemoveScript(keys []string) (string, error) {
 // scutilListScript lists the keys matching pattern (a regex).
 func scutilListScript(pattern string) (string, error) {
 	var w scriptWriter
-	w.line("list", pattern)
+	w.raw("list", pattern)
 	return w.done()
 }
 

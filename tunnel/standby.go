@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	"golang.zx2c4.com/wireguard/device"
 )
 
 // A server that runs as several replicas gives every client every replica:
@@ -17,12 +15,9 @@ import (
 func (t *Tunnel) PeerStats() (map[Key]Stats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil, errors.New("the tunnel is down")
-	}
-	s, err := t.dev.IpcGet()
+	s, err := t.ipcGetLocked()
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the WireGuard device: %w", err)
+		return nil, err
 	}
 	return parseAllStats(s), nil
 }
@@ -70,12 +65,11 @@ func (t *Tunnel) RehandshakePeer(pub Key) error {
 	if t.closed {
 		return errors.New("the tunnel is down")
 	}
-	p := t.dev.LookupPeer(device.NoisePublicKey(pub))
-	if p == nil {
+	found, err := t.rehandshakeLocked(pub)
+	if !found {
 		return fmt.Errorf("the WireGuard device has no peer %s", pub)
 	}
-	p.ExpireCurrentKeypairs()
-	return p.SendHandshakeInitiation(false)
+	return err
 }
 
 // SetStandby replaces the standby peers (a replica restarted with a new
@@ -102,11 +96,7 @@ func (t *Tunnel) SetStandby(standby []Peer) error {
 			return err
 		}
 	}
-	for _, sb := range standby {
-		if q := t.dev.LookupPeer(device.NoisePublicKey(sb.PublicKey)); q != nil {
-			q.SendKeepalive()
-		}
-	}
+	t.keepaliveStandbysLocked()
 	t.log.Info("standby replicas updated", "standby", len(standby))
 	return nil
 }

@@ -87,18 +87,3 @@ func TestStandbySystem(t *testing.T) {
 		}
 	})
 }
-
-func waitPeerHandshake(t *testing.T, tn *Tunnel, pub Key) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := tn.PeerStats()
-		if err == nil && !st[pub].LatestHandshake.IsZero() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no handshake with %s within 10 s: %v %v", pub, st, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

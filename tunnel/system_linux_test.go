@@ -189,20 +189,28 @@ func up(t testing.TB, cfg Config) *Tunnel {
 	return tn
 }
 
+// waitHandshake waits for the active peer's first handshake.
 func waitHandshake(t testing.TB, tn *Tunnel) Stats {
+	t.Helper()
+	return waitPeerHandshake(t, tn, tn.Active())
+}
+
+// waitPeerHandshake waits for the first handshake with peer pub, the
+// active one or a standby.
+func waitPeerHandshake(t testing.TB, tn *Tunnel, pub Key) Stats {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		s, err := tn.Stats()
+		st, err := tn.PeerStats()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !s.LatestHandshake.IsZero() {
+		if s := st[pub]; !s.LatestHandshake.IsZero() {
 			return s
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("no WireGuard handshake within 15s")
+	t.Fatalf("no WireGuard handshake with %s within 15s", pub)
 	return Stats{}
 }
 

@@ -40,6 +40,12 @@ type netOps interface {
 // exists; an OS layer may wrap it with who holds the route.
 var errExists = errors.New("already exists")
 
+// routeHeld is errExists saying who holds the route.
+type routeHeld string
+
+func (e routeHeld) Error() string        { return string(e) }
+func (e routeHeld) Is(target error) bool { return target == errExists }
+
 // localNetworks is implemented by OS layers that can list the networks of
 // the machine's other interfaces (for a warning when a pushed range
 // overlaps the Wi-Fi's subnet).
@@ -152,8 +158,10 @@ func (t *Tunnel) up(ctx context.Context) error {
 	if err := t.j.record(entry{Kind: kindLink, Link: cfg.Interface}); err != nil {
 		return err
 	}
-	if err := t.j.record(entry{Kind: kindSocket, Path: uapiSocketPath(cfg.Interface)}); err != nil {
-		return err
+	if sock := uapiSocketPath(cfg.Interface); sock != "" { // Windows: a named pipe, no file
+		if err := t.j.record(entry{Kind: kindSocket, Path: sock}); err != nil {
+			return err
+		}
 	}
 	tdev, err := createTUN(cfg.Interface, cfg.MTU)
 	if err != nil {
@@ -366,14 +374,23 @@ type Stats struct {
 func (t *Tunnel) Stats() (Stats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	s, err := t.ipcGetLocked()
+	if err != nil {
+		return Stats{}, err
+	}
+	return parseStats(s, t.cfg.Peer.PublicKey)
+}
+
+// ipcGetLocked reads the WireGuard device's state (UAPI "get").
+func (t *Tunnel) ipcGetLocked() (string, error) {
 	if t.closed {
-		return Stats{}, errors.New("the tunnel is down")
+		return "", errors.New("the tunnel is down")
 	}
 	s, err := t.dev.IpcGet()
 	if err != nil {
-		return Stats{}, fmt.Errorf("cannot read the WireGuard device: %w", err)
+		return "", fmt.Errorf("cannot read the WireGuard device: %w", err)
 	}
-	return parseStats(s, t.cfg.Peer.PublicKey)
+	return s, nil
 }
 
 // Outgoing returns a channel that receives once when the next packet from
@@ -396,6 +413,24 @@ func (t *Tunnel) Kick() error {
 // session is live, so that a caller can tell within one round trip whether
 // the path still works (after a wake or a network change): a LatestHandshake
 // newer than the call means the server answered.
+func (t *Tunnel) Rehandshake() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errors.New("the tunnel is down")
+	}
+	found, err := t.rehandshakeLocked(t.cfg.Peer.PublicKey)
+	if !found {
+		return errors.New("the WireGuard device has no peer (internal error)")
+	}
+	if err != nil {
+		return fmt.Errorf("cannot send a WireGuard handshake to %s (no network?): %w", t.cfg.Peer.Endpoint, err)
+	}
+	return nil
+}
+
+// rehandshakeLocked sends a handshake initiation to peer pub now; found is
+// false when the device has no such peer.
 //
 // wireguard-go's SendHandshakeInitiation silently does nothing when an
 // initiation left less than RekeyTimeout (5 s) ago, and its own timers send
@@ -403,21 +438,13 @@ func (t *Tunnel) Kick() error {
 // limit. It also retires the current session for sending, so outgoing
 // packets wait in the device's queue for the new session (one round trip);
 // packets still arrive on the old one meanwhile.
-func (t *Tunnel) Rehandshake() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return errors.New("the tunnel is down")
-	}
-	p := t.dev.LookupPeer(device.NoisePublicKey(t.cfg.Peer.PublicKey))
+func (t *Tunnel) rehandshakeLocked(pub Key) (found bool, err error) {
+	p := t.dev.LookupPeer(device.NoisePublicKey(pub))
 	if p == nil {
-		return errors.New("the WireGuard device has no peer (internal error)")
+		return false, nil
 	}
 	p.ExpireCurrentKeypairs()
-	if err := p.SendHandshakeInitiation(false); err != nil {
-		return fmt.Errorf("cannot send a WireGuard handshake to %s (no network?): %w", t.cfg.Peer.Endpoint, err)
-	}
-	return nil
+	return true, p.SendHandshakeInitiation(false)
 }
 
 func (t *Tunnel) kickLocked() error {
@@ -428,12 +455,18 @@ func (t *Tunnel) kickLocked() error {
 	p.SendKeepalive()
 	// Standbys start their sessions now too: a replica is worth moving to
 	// only while it is known to answer.
+	t.keepaliveStandbysLocked()
+	return nil
+}
+
+// keepaliveStandbysLocked sends a keepalive to every standby peer, which
+// starts a handshake where there is no session.
+func (t *Tunnel) keepaliveStandbysLocked() {
 	for _, sb := range t.cfg.Standby {
 		if q := t.dev.LookupPeer(device.NoisePublicKey(sb.PublicKey)); q != nil {
 			q.SendKeepalive()
 		}
 	}
-	return nil
 }
 
 // Reconfigure applies cfg to the running tunnel without removing the

@@ -205,12 +205,6 @@ func routeHolder(p netip.Prefix, ours int) error {
 	return errExists
 }
 
-// routeHeld is errExists with who holds the route.
-type routeHeld string
-
-func (e routeHeld) Error() string        { return string(e) }
-func (e routeHeld) Is(target error) bool { return target == errExists }
-
 func (darwinOps) delRoute(link string, p netip.Prefix) error {
 	idx, err := linkIndexByName(link)
 	if err != nil {

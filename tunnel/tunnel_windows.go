@@ -108,16 +108,33 @@ func uapiListen(name string) (net.Listener, error) { return ipc.UAPIListen(name)
 
 // linkIndexByName finds any interface by its name (alias), ours or not.
 func linkIndexByName(name string) (int, error) {
-	as, err := adapters()
+	a, err := adapterByAlias(name)
 	if err != nil {
 		return 0, err
 	}
+	return int(a.IfIndex), nil
+}
+
+func luidByAlias(name string) (winipcfg.LUID, bool) {
+	a, err := adapterByAlias(name)
+	if err != nil {
+		return 0, false
+	}
+	return a.LUID, true
+}
+
+// adapterByAlias finds any adapter by its name (alias), ours or not.
+func adapterByAlias(name string) (*winipcfg.IPAdapterAddresses, error) {
+	as, err := adapters()
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range as {
 		if a.FriendlyName() == name {
-			return int(a.IfIndex), nil
+			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("no interface named %s", name)
+	return nil, fmt.Errorf("no interface named %s", name)
 }
 
 func adapters() ([]*winipcfg.IPAdapterAddresses, error) {
@@ -276,10 +293,10 @@ func (winOps) delAddr(link string, p netip.Prefix) error {
 
 // systemRoutes reads the routing table of a's family with each row's
 // interface name, state and effective metric.
-func systemRoutes(fam winipcfg.AddressFamily, as []*winipcfg.IPAdapterAddresses) ([]sysRoute, map[winipcfg.LUID]*winipcfg.IPAdapterAddresses, error) {
+func systemRoutes(fam winipcfg.AddressFamily, as []*winipcfg.IPAdapterAddresses) ([]sysRoute, error) {
 	rows, err := winipcfg.GetIPForwardTable2(fam)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot read the routing table: %w", err)
+		return nil, fmt.Errorf("cannot read the routing table: %w", err)
 	}
 	byLUID := map[winipcfg.LUID]*winipcfg.IPAdapterAddresses{}
 	for _, a := range as {
@@ -299,7 +316,7 @@ func systemRoutes(fam winipcfg.AddressFamily, as []*winipcfg.IPAdapterAddresses)
 		out = append(out, sysRoute{Dst: r.DestinationPrefix.Prefix(), NextHop: r.NextHop.Addr().Unmap(),
 			Iface: a.FriendlyName(), Metric: r.Metric + m, Up: a.OperStatus == winipcfg.IfOperStatusUp})
 	}
-	return out, byLUID, nil
+	return out, nil
 }
 
 // addRoute routes p into the tunnel through its next hop (routechoice.go:
@@ -315,12 +332,12 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	table, _, err := systemRoutes(fam, as)
+	table, err := systemRoutes(fam, as)
 	if err != nil {
 		return err
 	}
 	if r, ok := exactRoute(table, p, link); ok {
-		return routeTaken(fmt.Sprintf("%s is already routed through %q (a network this machine is on, or another VPN): "+
+		return routeHeld(fmt.Sprintf("%s is already routed through %q (a network this machine is on, or another VPN): "+
 			"both would claim the same addresses; disconnect that network or VPN, or ask your admin to push narrower ranges", p, r.Iface))
 	}
 	for _, r := range lanOverlaps(table, p, link) {
@@ -339,12 +356,6 @@ func (o winOps) addRoute(link string, p netip.Prefix) error {
 	}
 	return nil
 }
-
-// routeTaken is errExists saying who holds the route.
-type routeTaken string
-
-func (e routeTaken) Error() string        { return string(e) }
-func (e routeTaken) Is(target error) bool { return target == errExists }
 
 func (winOps) delRoute(link string, p netip.Prefix) error {
 	luid, ok := ourLUID(link)
@@ -375,7 +386,7 @@ func (winOps) pathTo(dst netip.Addr, exclude string) (netip.Addr, string, bool, 
 			}
 		}
 	}
-	table, _, err := systemRoutes(family(dst), as)
+	table, err := systemRoutes(family(dst), as)
 	if err != nil {
 		return netip.Addr{}, "", false, err
 	}
@@ -390,19 +401,6 @@ func (winOps) pathTo(dst netip.Addr, exclude string) (netip.Addr, string, bool, 
 		return netip.Addr{}, "", false, fmt.Errorf("no route to %s outside the tunnel", dst)
 	}
 	return r.NextHop, r.Iface, true, nil
-}
-
-func luidByAlias(name string) (winipcfg.LUID, bool) {
-	as, err := adapters()
-	if err != nil {
-		return 0, false
-	}
-	for _, a := range as {
-		if a.FriendlyName() == name {
-			return a.LUID, true
-		}
-	}
-	return 0, false
 }
 
 func (winOps) addHostRoute(dst netip.Prefix, gw netip.Addr, dev string) error {
