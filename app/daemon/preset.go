@@ -37,6 +37,7 @@ func (d *Daemon) ApplyPreset(p preset.Preset) error {
 		d.mu.Unlock()
 		return err
 	}
+	np.saved = true // the organisation's profile is kept before it ever connects
 	d.profiles[p.Profile] = np
 	if err := d.saveLocked(); err != nil {
 		d.mu.Unlock()

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,25 @@ func TestPresetBecomesAProfile(t *testing.T) {
 	}
 	if st := r2.d.Status(); len(st.Profiles) != 1 || st.Profiles[0].Name != "mine" {
 		t.Errorf("a duplicate server must not be added: %+v", st.Profiles)
+	}
+}
+
+// The preset's profile is kept like a connected one: `down --all` before it
+// ever connected leaves it in the menu and in profiles.json.
+func TestPresetProfileSurvivesDown(t *testing.T) {
+	dir := t.TempDir()
+	apis := map[string]*memAPI{"https://vpn.corp.example": {peers: map[string]bool{}}}
+	r := newDaemonRig(t, dir, apis, 0)
+	if err := r.d.ApplyPreset(preset.Preset{Server: "https://vpn.corp.example", Profile: "prod", Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.Down(context.Background(), localapi.ProfileRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.d.Status(); len(st.Profiles) != 1 || st.Profiles[0].Name != "prod" {
+		t.Fatalf("the preset's profile went with down: %+v", st.Profiles)
+	}
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].Name != "prod" {
+		t.Fatalf("profiles.json after down: %+v", f.Profiles)
 	}
 }

@@ -52,9 +52,7 @@ func (d *Daemon) Up(ctx context.Context, req localapi.UpRequest) error {
 		// A changed profile was kept before: it stays kept, with its new
 		// server. A new one is kept once it has connected.
 		np.saved = old != nil && old.saved
-		if np.saved {
-			err = d.saveLocked()
-		}
+		err = d.saveLocked()
 		d.mu.Unlock()
 		if err != nil {
 			return localapi.Errorf(localapi.CodeInternal, "%v", err)
@@ -151,12 +149,8 @@ func (d *Daemon) Remove(ctx context.Context, req localapi.ProfileRequest) error 
 	}
 	es[0].Down()
 	d.mu.Lock()
-	p := d.profiles[req.Profile]
 	delete(d.profiles, req.Profile)
-	err = nil
-	if p != nil && p.saved {
-		err = d.saveLocked()
-	}
+	err = d.saveLocked()
 	d.mu.Unlock()
 	d.log.Info("profile removed", "profile", req.Profile)
 	d.publish()
@@ -193,10 +187,8 @@ func (d *Daemon) lastPeer(p *profile, pub string) {
 		return // a profile replaced by another server's: its peer expires there
 	}
 	p.set.LastPeer = pub
-	if p.saved {
-		if err := d.saveLocked(); err != nil {
-			d.log.Error("could not save the profiles", "err", err)
-		}
+	if err := d.saveLocked(); err != nil {
+		d.log.Error("could not save the profiles", "err", err)
 	}
 }
 

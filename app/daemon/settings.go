@@ -46,11 +46,14 @@ func loadSettings(path string) ([]Settings, error) {
 	return f.Profiles, nil
 }
 
-// saveLocked writes the profiles atomically (temp file + rename).
+// saveLocked writes the kept profiles atomically (temp file + rename): a
+// new profile that has not connected yet (p.saved false) is left out.
 func (d *Daemon) saveLocked() error {
 	var f settingsFile
 	for _, p := range d.profiles {
-		f.Profiles = append(f.Profiles, p.set)
+		if p.saved {
+			f.Profiles = append(f.Profiles, p.set)
+		}
 	}
 	sort.Slice(f.Profiles, func(i, j int) bool { return f.Profiles[i].Name < f.Profiles[j].Name })
 	b, err := json.MarshalIndent(f, "", "  ")
