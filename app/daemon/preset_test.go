@@ -81,3 +81,32 @@ func TestPresetProfileSurvivesDown(t *testing.T) {
 		t.Fatalf("profiles.json after down: %+v", f.Profiles)
 	}
 }
+
+// When the organisation moves the server, the last registration (on the old
+// server) is not handed to the new one.
+func TestPresetServerMoveForgetsLastPeer(t *testing.T) {
+	dir := t.TempDir()
+	apis := map[string]*memAPI{
+		"https://vpn.corp.example": {routes: []string{"10.203.96.0/20"}, peers: map[string]bool{}},
+		"https://new.corp.example": {peers: map[string]bool{}},
+	}
+	r := newDaemonRig(t, dir, apis, 0)
+	p := preset.Preset{Server: "https://vpn.corp.example", Profile: "prod", Source: "test"}
+	if err := r.d.ApplyPreset(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.Up(context.Background(), localapi.UpRequest{Profile: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	waitProfile(t, r.c, "prod", localapi.StateConnected)
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].LastPeer == "" {
+		t.Fatalf("no last peer kept: %+v", f.Profiles)
+	}
+	p.Server = "https://new.corp.example"
+	if err := r.d.ApplyPreset(p); err != nil {
+		t.Fatal(err)
+	}
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].Server != p.Server || f.Profiles[0].LastPeer != "" {
+		t.Fatalf("after the server moved: %+v", f.Profiles)
+	}
+}
