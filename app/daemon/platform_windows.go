@@ -78,7 +78,7 @@ func peerCred(c net.Conn) (Peer, error) {
 	if err != nil {
 		return Peer{UID: -1, GID: -1, PID: id.PID}, err
 	}
-	return Peer{UID: -1, GID: -1, PID: id.PID, SID: id.SID, User: id.User, Groups: id.Groups, Elevated: id.Elevated}, nil
+	return Peer{UID: -1, GID: -1, PID: id.PID, SID: id.SID, User: id.User, Groups: id.Groups}, nil
 }
 
 // AllowRootAndGroup lets SYSTEM, administrators, Network Configuration
