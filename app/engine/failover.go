@@ -41,8 +41,10 @@ type Replicas interface {
 	RehandshakePeer(key wgtypes.Key) error
 	// Activate moves the routes to the standby key in one device update.
 	Activate(key wgtypes.Key) error
-	// SetStandby replaces the standby peers; the active one stays.
-	SetStandby(standby []StandbyPeer) error
+	// SetStandby replaces the standby peers with cfg.Standby; cfg is the
+	// running configuration with only Standby changed, and the active peer
+	// stays. Like Reconfigure it ends with ctx (the engine's run).
+	SetStandby(ctx context.Context, cfg TunnelConfig) error
 }
 
 const (
@@ -250,7 +252,7 @@ func (e *Engine) refreshReplicas(ctx context.Context) {
 			return
 		}
 		select {
-		case e.later <- func() { e.applyReplicas(a.peer) }:
+		case e.later <- func() { e.applyReplicas(ctx, a.peer) }:
 		case <-ctx.Done():
 		}
 	}()
@@ -259,7 +261,7 @@ func (e *Engine) refreshReplicas(ctx context.Context) {
 // applyReplicas makes the live replicas of a server answer the standby set:
 // a replica that restarted (new key) or joined is added, one that left is
 // removed. The active one stays as it is while it answers.
-func (e *Engine) applyReplicas(p api.Peer) {
+func (e *Engine) applyReplicas(ctx context.Context, p api.Peer) {
 	r, ok := e.tun.(Replicas)
 	if !ok || e.tcfg == nil || len(p.Replicas) == 0 {
 		return
@@ -268,14 +270,14 @@ func (e *Engine) applyReplicas(p api.Peer) {
 	if slices.Equal(next, e.tcfg.Standby) {
 		return
 	}
-	if err := r.SetStandby(next); err != nil {
+	cfg := *e.tcfg
+	cfg.Standby = next
+	if err := r.SetStandby(ctx, cfg); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			e.log.Warn("could not update the standby replicas", "err", err)
 		}
 		return
 	}
-	cfg := *e.tcfg
-	cfg.Standby = next
 	e.tcfg = &cfg
 	var names []string
 	for _, s := range next {
