@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -72,8 +73,23 @@ func standbyOf(p api.Peer, active wgtypes.Key) []StandbyPeer {
 	}
 	// Each replica lists itself first: the same set from another replica
 	// must compare equal.
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sortByName(out)
 	return out
+}
+
+// sortByName orders standbys by name, as Config.Standby keeps them.
+func sortByName(s []StandbyPeer) {
+	slices.SortFunc(s, func(a, b StandbyPeer) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// replicas returns the tunnel as Replicas when it holds standby replicas
+// (ok false: there is only the one server, or the tunnel cannot).
+func (e *Engine) replicas() (r Replicas, ok bool) {
+	if e.tcfg == nil || len(e.tcfg.Standby) == 0 {
+		return nil, false
+	}
+	r, ok = e.tun.(Replicas)
+	return r, ok
 }
 
 // failoverCalm replaces FailoverAfter for a while after a check found the
@@ -87,15 +103,13 @@ const failoverCalm = 2 * time.Second
 // few forced handshakes and no change, and a real one is a failover whose
 // gap this window makes up most of. calm is the minute after a false alarm.
 func (e *Engine) suspectWindow(calm bool) time.Duration {
-	if e.tcfg != nil && len(e.tcfg.Standby) > 0 {
-		if _, ok := e.tun.(Replicas); ok {
-			// A move is not a false alarm: the replica it went to is as
-			// likely to go next (a rolling restart) as any.
-			if calm && (e.lastMove.IsZero() || e.c.Clock.Now().Sub(e.lastMove) > calmFor) {
-				return failoverCalm
-			}
-			return e.t.FailoverAfter
+	if _, ok := e.replicas(); ok {
+		// A move is not a false alarm: the replica it went to is as
+		// likely to go next (a rolling restart) as any.
+		if calm && (e.lastMove.IsZero() || e.c.Clock.Now().Sub(e.lastMove) > calmFor) {
+			return failoverCalm
 		}
+		return e.t.FailoverAfter
 	}
 	if calm {
 		return quietCalm
@@ -107,8 +121,8 @@ func (e *Engine) suspectWindow(calm bool) time.Duration {
 // fifth of the window with standby replicas, so a dead replica is noticed
 // within the window and a fifth, not within the window and a whole Poll.
 func (e *Engine) pollEvery() time.Duration {
-	if w := e.suspectWindow(false); w != e.t.SuspectAfter {
-		return min(e.t.Poll, w/5)
+	if _, ok := e.replicas(); ok {
+		return min(e.t.Poll, e.suspectWindow(false)/5)
 	}
 	return e.t.Poll
 }
@@ -117,8 +131,8 @@ func (e *Engine) pollEvery() time.Duration {
 // failover (alive when the active one answers or another took over);
 // otherwise, or when no replica answers, as with one server (suspect).
 func (e *Engine) suspectOrFailover(ctx context.Context, why string) (verdict, error) {
-	r, ok := e.tun.(Replicas)
-	if !ok || e.tcfg == nil || len(e.tcfg.Standby) == 0 {
+	r, ok := e.replicas()
+	if !ok {
 		return e.suspect(ctx, why)
 	}
 	moved, alive, err := e.failover(ctx, r, why)
@@ -220,7 +234,7 @@ func (e *Engine) moved(ctx context.Context, to StandbyPeer, why string, took tim
 		}
 	}
 	cfg.Standby = append(cfg.Standby, old)
-	sort.Slice(cfg.Standby, func(i, j int) bool { return cfg.Standby[i].Name < cfg.Standby[j].Name })
+	sortByName(cfg.Standby)
 	e.tcfg, e.activeName, e.lastMove = &cfg, to.Name, e.c.Clock.Now()
 	e.log.Info("the server replica in use stopped answering: routes moved to another replica (same key, same address)",
 		"because", why, "replica", to.Name, "endpoint", to.Endpoint, "took", took.Round(time.Millisecond))
