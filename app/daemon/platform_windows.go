@@ -22,10 +22,6 @@ import (
 // makes it readable and writable by SYSTEM and Administrators only.
 var DefaultStateDir = filepath.Join(service.ProgramData(), "ghostwire")
 
-// GroupName is the local group whose members may use the daemon besides
-// the administrators (winauth.go).
-const GroupName = "ghostwire"
-
 func init() { prepareStateDir = secureStateDir }
 
 // checkPrivileged refuses to start without the rights the tunnel needs:
