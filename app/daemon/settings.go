@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/ghostwire/ghostwire/internal/atomicfile"
 )
 
 // Settings is what is kept of a profile across restarts. Nothing in it is
@@ -60,22 +61,8 @@ func (d *Daemon) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	path := d.settingsPath()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".profiles-*.json")
-	if err != nil {
+	if err := atomicfile.Write(d.settingsPath(), append(b, '\n'), 0o600, nil); err != nil {
 		return fmt.Errorf("cannot save the profiles: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cannot save the profiles: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
