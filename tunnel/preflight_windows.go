@@ -33,6 +33,10 @@ func checkElevated() error {
 	return errNotElevated
 }
 
+// CheckElevated is checkElevated for the daemon, which refuses to start
+// without the rights the tunnel will need.
+func CheckElevated() error { return checkElevated() }
+
 // wintunArch is the folder of the wintun zip that holds the DLL for this build.
 func wintunArch() string {
 	switch runtime.GOARCH {

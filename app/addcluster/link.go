@@ -38,30 +38,30 @@ func ParseLink(raw string) (Link, error) {
 		return Link{}, errors.New("the link is empty: " + fix)
 	}
 	if len(raw) > maxLink {
-		return Link{}, fmt.Errorf("the link %s is too long to be a ghostwire link: %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("the link %s is too long to be a ghostwire link: %s", serverclient.Quote(raw), fix)
 	}
 	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
-		return Link{}, fmt.Errorf("the link %s holds spaces or control characters: %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("the link %s holds spaces or control characters: %s", serverclient.Quote(raw), fix)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Link{}, fmt.Errorf("%s is not a link: %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("%s is not a link: %s", serverclient.Quote(raw), fix)
 	}
 	if !strings.EqualFold(u.Scheme, Scheme) {
-		return Link{}, fmt.Errorf("%s is not a ghostwire:// link: %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("%s is not a ghostwire:// link: %s", serverclient.Quote(raw), fix)
 	}
 	if u.Opaque != "" || u.User != nil || u.Port() != "" || !strings.EqualFold(u.Hostname(), "connect") ||
 		(u.Path != "" && u.Path != "/") || u.Fragment != "" || u.RawFragment != "" {
-		return Link{}, fmt.Errorf("%s is not a link ghostwire knows: the only one is ghostwire://connect?server=https://…; %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("%s is not a link ghostwire knows: the only one is ghostwire://connect?server=https://…; %s", serverclient.Quote(raw), fix)
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return Link{}, fmt.Errorf("the link %s has malformed parameters: %s", quote(raw), fix)
+		return Link{}, fmt.Errorf("the link %s has malformed parameters: %s", serverclient.Quote(raw), fix)
 	}
 	var extra []string
 	for k := range q {
 		if k != "server" {
-			extra = append(extra, quote(k))
+			extra = append(extra, serverclient.Quote(k))
 		}
 	}
 	if len(extra) > 0 {
@@ -77,28 +77,15 @@ func ParseLink(raw string) (Link, error) {
 	s := servers[0]
 	if !strings.HasPrefix(strings.ToLower(s), "https://") {
 		if strings.HasPrefix(strings.ToLower(s), "http://") {
-			return Link{}, fmt.Errorf("the link's server %s uses plain http, which would send your sign-in in clear text: it is refused; %s", quote(s), fix)
+			return Link{}, fmt.Errorf("the link's server %s uses plain http, which would send your sign-in in clear text: it is refused; %s", serverclient.Quote(s), fix)
 		}
-		return Link{}, fmt.Errorf("the link's server %s must start with https://: %s", quote(s), fix)
+		return Link{}, fmt.Errorf("the link's server %s must start with https://: %s", serverclient.Quote(s), fix)
 	}
 	su, err := serverclient.ParseServerURL(s)
 	if err != nil {
 		return Link{}, fmt.Errorf("the link's server is not usable: %v; %s", err, fix)
 	}
-	if su.Scheme != "https" {
-		return Link{}, fmt.Errorf("the link's server %s must use https: %s", quote(s), fix)
-	}
-	su.Host = strings.ToLower(su.Host) // host names are case-insensitive; one spelling per server
-	return Link{Server: strings.TrimSuffix(su.String(), "/")}, nil
-}
-
-// quote shows foreign text safely: at most 80 characters, quoted, with
-// anything unprintable escaped.
-func quote(s string) string {
-	const max = 80
-	r := []rune(s)
-	if len(r) > max {
-		return fmt.Sprintf("%q…", string(r[:max]))
-	}
-	return fmt.Sprintf("%q", s)
+	// su is https (the prefix above), with its host in lower case: one
+	// spelling per server.
+	return Link{Server: su.String()}, nil
 }

@@ -3,7 +3,14 @@ package daemon
 import (
 	"fmt"
 	"slices"
+
+	"github.com/ghostwire/ghostwire/app/service"
 )
+
+// GroupName is the group whose members may use the daemon besides root or
+// the administrators (on macOS also the person at the screen; on Windows a
+// local group, winauth.go). `ghostwire daemon install` creates it.
+const GroupName = service.Group
 
 // callerPolicy decides who may use the daemon from what the OS says about
 // the caller. It is portable so that the table of who gets in is tested on

@@ -12,12 +12,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/ghostwire/ghostwire/app/addcluster"
 	"github.com/ghostwire/ghostwire/app/engine"
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/serverclient"
@@ -165,13 +165,11 @@ func (d *Daemon) publish() {
 	d.bc.Publish(d.Status())
 }
 
-var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-
 // resolveName picks the profile a request means: the named one, else the only
 // one, else the default.
 func (d *Daemon) resolveName(name string) (string, error) {
 	if name != "" {
-		if !nameRe.MatchString(name) {
+		if !addcluster.ValidName.MatchString(name) {
 			return "", localapi.Errorf(localapi.CodeBadRequest,
 				"profile name %q is not valid: use up to 32 lower-case letters, digits, '-' or '_'", name)
 		}

@@ -17,12 +17,11 @@ import (
 type Peer struct {
 	UID, GID, PID int
 	// On Windows (the caller's token, read by impersonation): the user's
-	// SID and name, the SIDs of its enabled groups, and whether the token
-	// is elevated. UID and GID are -1 there.
-	SID      string
-	User     string
-	Groups   []string
-	Elevated bool
+	// SID and name and the SIDs of its enabled groups. UID and GID are -1
+	// there.
+	SID    string
+	User   string
+	Groups []string
 }
 
 // logAttrs names the caller in log lines.

@@ -10,9 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// GroupName is the group whose members may use the daemon besides root.
-const GroupName = "ghostwire"
-
 // socketMode gives the socket to root and the ghostwire group when that
 // group exists (0660), else to root alone (0600).
 func socketMode(path string) os.FileMode {

@@ -15,10 +15,6 @@ import (
 // root only; nothing secret is written there).
 const DefaultStateDir = "/Library/Application Support/ghostwire"
 
-// GroupName is the group whose members may use the daemon besides the
-// administrators and the person at the screen.
-const GroupName = "ghostwire"
-
 // checkPrivileged refuses to start without the rights the tunnel needs.
 func checkPrivileged() error {
 	if os.Geteuid() != 0 {

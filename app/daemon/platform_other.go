@@ -16,9 +16,6 @@ func checkPrivileged() error {
 	return fmt.Errorf("the ghostwire daemon is not supported on %s", runtime.GOOS)
 }
 
-// GroupName is the group whose members may use the daemon besides root.
-const GroupName = "ghostwire"
-
 // Listen is not written for this OS yet.
 func Listen(path string, mode os.FileMode) (net.Listener, error) {
 	return nil, fmt.Errorf("the ghostwire daemon is not supported on %s", runtime.GOOS)

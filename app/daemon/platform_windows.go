@@ -15,28 +15,19 @@ import (
 	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/localapi/winpipe"
 	"github.com/ghostwire/ghostwire/app/service"
+	"github.com/ghostwire/ghostwire/tunnel"
 )
 
 // DefaultStateDir holds profiles.json and the tunnel journals; the daemon
 // makes it readable and writable by SYSTEM and Administrators only.
 var DefaultStateDir = filepath.Join(service.ProgramData(), "ghostwire")
 
-// GroupName is the local group whose members may use the daemon besides
-// the administrators (winauth.go).
-const GroupName = "ghostwire"
-
 func init() { prepareStateDir = secureStateDir }
 
-// checkPrivileged refuses to start without the rights the tunnel needs.
-// Administrator rights: the Administrators group enabled in the effective
-// token (an elevated administrator, and SYSTEM), or SYSTEM itself.
+// checkPrivileged refuses to start without the rights the tunnel needs:
+// Administrator rights (see tunnel.CheckElevated).
 func checkPrivileged() error {
-	if admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid); err == nil {
-		if ok, err := windows.Token(0).IsMember(admins); err == nil && ok {
-			return nil
-		}
-	}
-	if u, err := windows.GetCurrentProcessToken().GetTokenUser(); err == nil && u.User.Sid.IsWellKnown(windows.WinLocalSystemSid) {
+	if tunnel.CheckElevated() == nil {
 		return nil
 	}
 	return errors.New("the ghostwire daemon needs Administrator rights (it creates the tunnel adapter, routes and DNS rules): " +
@@ -83,7 +74,7 @@ func peerCred(c net.Conn) (Peer, error) {
 	if err != nil {
 		return Peer{UID: -1, GID: -1, PID: id.PID}, err
 	}
-	return Peer{UID: -1, GID: -1, PID: id.PID, SID: id.SID, User: id.User, Groups: id.Groups, Elevated: id.Elevated}, nil
+	return Peer{UID: -1, GID: -1, PID: id.PID, SID: id.SID, User: id.User, Groups: id.Groups}, nil
 }
 
 // AllowRootAndGroup lets SYSTEM, administrators, Network Configuration

@@ -3,7 +3,6 @@ package daemon
 import (
 	"log/slog"
 
-	"github.com/ghostwire/ghostwire/app/localapi"
 	"github.com/ghostwire/ghostwire/app/preset"
 )
 
@@ -23,28 +22,19 @@ func (d *Daemon) ApplyPreset(p preset.Preset) error {
 		d.log.Info("preset", "profile", p.Profile, "source", p.Source, "result", why)
 		return nil
 	}
-	s := Settings{Name: p.Profile}
-	old := d.profiles[p.Profile]
-	if old != nil {
-		s = old.set
-	}
-	s.Server, s.CAPEM = p.Server, p.CAPEM
-	if s.Interface == "" {
-		s.Interface = d.freeInterfaceLocked()
-	}
-	np, err := d.newProfile(s)
+	np, err := d.newProfile(d.movedLocked(p.Profile, d.profiles[p.Profile], p.Server, p.CAPEM))
 	if err != nil {
 		d.mu.Unlock()
 		return err
 	}
-	d.profiles[p.Profile] = np
-	if err := d.saveLocked(); err != nil {
-		d.mu.Unlock()
-		return localapi.Errorf(localapi.CodeInternal, "%v", err)
-	}
+	// The organisation's profile is kept before it ever connects.
+	old, err := d.replaceProfileLocked(np, true)
 	d.mu.Unlock()
 	if old != nil {
 		old.eng.Down() // the organisation moved the server: the old connection goes
+	}
+	if err != nil {
+		return err
 	}
 	d.log.Info("preset", "profile", p.Profile, "source", p.Source, "result", why)
 	d.publish()

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,54 @@ func TestPresetBecomesAProfile(t *testing.T) {
 	}
 	if st := r2.d.Status(); len(st.Profiles) != 1 || st.Profiles[0].Name != "mine" {
 		t.Errorf("a duplicate server must not be added: %+v", st.Profiles)
+	}
+}
+
+// The preset's profile is kept like a connected one: `down --all` before it
+// ever connected leaves it in the menu and in profiles.json.
+func TestPresetProfileSurvivesDown(t *testing.T) {
+	dir := t.TempDir()
+	apis := map[string]*memAPI{"https://vpn.corp.example": {peers: map[string]bool{}}}
+	r := newDaemonRig(t, dir, apis, 0)
+	if err := r.d.ApplyPreset(preset.Preset{Server: "https://vpn.corp.example", Profile: "prod", Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.Down(context.Background(), localapi.ProfileRequest{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.d.Status(); len(st.Profiles) != 1 || st.Profiles[0].Name != "prod" {
+		t.Fatalf("the preset's profile went with down: %+v", st.Profiles)
+	}
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].Name != "prod" {
+		t.Fatalf("profiles.json after down: %+v", f.Profiles)
+	}
+}
+
+// When the organisation moves the server, the last registration (on the old
+// server) is not handed to the new one.
+func TestPresetServerMoveForgetsLastPeer(t *testing.T) {
+	dir := t.TempDir()
+	apis := map[string]*memAPI{
+		"https://vpn.corp.example": {routes: []string{"10.203.96.0/20"}, peers: map[string]bool{}},
+		"https://new.corp.example": {peers: map[string]bool{}},
+	}
+	r := newDaemonRig(t, dir, apis, 0)
+	p := preset.Preset{Server: "https://vpn.corp.example", Profile: "prod", Source: "test"}
+	if err := r.d.ApplyPreset(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.Up(context.Background(), localapi.UpRequest{Profile: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	waitProfile(t, r.c, "prod", localapi.StateConnected)
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].LastPeer == "" {
+		t.Fatalf("no last peer kept: %+v", f.Profiles)
+	}
+	p.Server = "https://new.corp.example"
+	if err := r.d.ApplyPreset(p); err != nil {
+		t.Fatal(err)
+	}
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].Server != p.Server || f.Profiles[0].LastPeer != "" {
+		t.Fatalf("after the server moved: %+v", f.Profiles)
 	}
 }

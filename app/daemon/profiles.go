@@ -47,20 +47,13 @@ func (d *Daemon) Up(ctx context.Context, req localapi.UpRequest) error {
 			return err
 		}
 		d.mu.Lock()
-		old := d.profiles[name]
-		d.profiles[name] = np
-		// A changed profile was kept before: it stays kept, with its new
-		// server. A new one is kept once it has connected.
-		np.saved = old != nil && old.saved
-		if np.saved {
-			err = d.saveLocked()
-		}
+		old, err := d.replaceProfileLocked(np, false)
 		d.mu.Unlock()
-		if err != nil {
-			return localapi.Errorf(localapi.CodeInternal, "%v", err)
-		}
 		if old != nil {
 			old.eng.Down() // the server or CA changed: the old connection goes
+		}
+		if err != nil {
+			return err
 		}
 		p = np
 	}
@@ -80,37 +73,64 @@ func (d *Daemon) wantedLocked(name string, p *profile, req localapi.UpRequest) (
 	if req.Server == "" && req.CAPEM == "" {
 		return nil, nil
 	}
-	s := Settings{Name: name}
+	var server, caPEM string
 	if p != nil {
-		s = p.set
+		server, caPEM = p.set.Server, p.set.CAPEM
 	}
 	if req.Server != "" {
 		u, err := serverclient.ParseServerURL(req.Server)
 		if err != nil {
 			return nil, localapi.Errorf(localapi.CodeBadRequest, "%v", err)
 		}
-		s.Server = u.String()
+		server = u.String()
 	}
 	if req.CAPEM != "" {
 		if err := localapi.CheckCAPEM([]byte(req.CAPEM)); err != nil {
 			return nil, localapi.Errorf(localapi.CodeBadRequest, "the private CA cannot be used: %v", err)
 		}
-		s.CAPEM = req.CAPEM
+		caPEM = req.CAPEM
 	}
-	if s.Server == "" {
+	if server == "" {
 		return nil, localapi.Errorf(localapi.CodeBadRequest, "profile %q has no server yet: run `ghostwire up https://vpn.example.com`", name)
 	}
-	if p != nil && s.Server == p.set.Server && s.CAPEM == p.set.CAPEM {
+	if p != nil && server == p.set.Server && caPEM == p.set.CAPEM {
 		return nil, nil
 	}
-	if p == nil || p.set.Server != s.Server {
-		// The last registration belongs to the old server.
+	s := d.movedLocked(name, p, server, caPEM)
+	return &s, nil
+}
+
+// movedLocked returns p's settings (a new profile's when p is nil) with
+// server and caPEM: the last registration belongs to the old server and goes
+// when the server changes; a new profile gets a free interface.
+func (d *Daemon) movedLocked(name string, p *profile, server, caPEM string) Settings {
+	s := Settings{Name: name}
+	if p != nil {
+		s = p.set
+	}
+	if s.Server != server {
 		s.LastPeer = ""
 	}
+	s.Server, s.CAPEM = server, caPEM
 	if s.Interface == "" {
 		s.Interface = d.freeInterfaceLocked()
 	}
-	return &s, nil
+	return s
+}
+
+// replaceProfileLocked puts np in the place of the profile of its name and
+// saves. It returns the profile replaced (nil: none), whose engine the
+// caller stops once d.mu is released, even when the save failed. A changed
+// profile that was kept stays kept with its new settings; a new one is kept
+// once it has connected, unless keep says at once.
+func (d *Daemon) replaceProfileLocked(np *profile, keep bool) (*profile, error) {
+	old := d.profiles[np.set.Name]
+	d.profiles[np.set.Name] = np
+	np.saved = keep || (old != nil && old.saved)
+	if err := d.saveLocked(); err != nil {
+		return old, localapi.Errorf(localapi.CodeInternal, "%v", err)
+	}
+	return old, nil
 }
 
 // checkServer asks p's server for its config: only a ghostwire server that
@@ -151,12 +171,8 @@ func (d *Daemon) Remove(ctx context.Context, req localapi.ProfileRequest) error 
 	}
 	es[0].Down()
 	d.mu.Lock()
-	p := d.profiles[req.Profile]
 	delete(d.profiles, req.Profile)
-	err = nil
-	if p != nil && p.saved {
-		err = d.saveLocked()
-	}
+	err = d.saveLocked()
 	d.mu.Unlock()
 	d.log.Info("profile removed", "profile", req.Profile)
 	d.publish()
@@ -193,10 +209,8 @@ func (d *Daemon) lastPeer(p *profile, pub string) {
 		return // a profile replaced by another server's: its peer expires there
 	}
 	p.set.LastPeer = pub
-	if p.saved {
-		if err := d.saveLocked(); err != nil {
-			d.log.Error("could not save the profiles", "err", err)
-		}
+	if err := d.saveLocked(); err != nil {
+		d.log.Error("could not save the profiles", "err", err)
 	}
 }
 

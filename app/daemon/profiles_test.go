@@ -220,3 +220,33 @@ func TestNetworkChangeDropsConnections(t *testing.T) {
 		t.Fatalf("idle connections closed %d times, want 3", n)
 	}
 }
+
+// A profile whose first up failed stays out of profiles.json when another
+// profile's change writes the file.
+func TestFailedProfileNotSavedByOthers(t *testing.T) {
+	dir := t.TempDir()
+	apis := map[string]*memAPI{
+		"https://a.test": {routes: []string{"10.203.16.0/20"}, peers: map[string]bool{}},
+		"https://b.test": {routes: []string{"10.203.32.0/20"}, peers: map[string]bool{}},
+		"https://refused.test": {peers: map[string]bool{}, registerErr: &engine.ServerError{Kind: engine.ErrForbidden,
+			Message: "your account is not in the group allowed to use this VPN"}},
+	}
+	r := newDaemonRig(t, dir, apis, 0)
+	ctx := context.Background()
+	for _, n := range []string{"a", "b"} {
+		if _, err := r.c.Up(ctx, localapi.UpRequest{Profile: n, Server: "https://" + n + ".test"}); err != nil {
+			t.Fatal(err)
+		}
+		waitProfile(t, r.c, n, localapi.StateConnected)
+	}
+	if _, err := r.c.Up(ctx, localapi.UpRequest{Profile: "work", Server: "https://refused.test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitProfile(t, r.c, "work", localapi.StateError)
+	if _, err := r.c.Remove(ctx, localapi.ProfileRequest{Profile: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := readProfiles(t, dir); len(f.Profiles) != 1 || f.Profiles[0].Name != "a" {
+		t.Fatalf("profiles.json after removing b, with work never connected: %+v", f.Profiles)
+	}
+}

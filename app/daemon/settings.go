@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/ghostwire/ghostwire/internal/atomicfile"
 )
 
 // Settings is what is kept of a profile across restarts. Nothing in it is
@@ -46,33 +47,22 @@ func loadSettings(path string) ([]Settings, error) {
 	return f.Profiles, nil
 }
 
-// saveLocked writes the profiles atomically (temp file + rename).
+// saveLocked writes the kept profiles atomically (temp file + rename): a
+// new profile that has not connected yet (p.saved false) is left out.
 func (d *Daemon) saveLocked() error {
 	var f settingsFile
 	for _, p := range d.profiles {
-		f.Profiles = append(f.Profiles, p.set)
+		if p.saved {
+			f.Profiles = append(f.Profiles, p.set)
+		}
 	}
 	sort.Slice(f.Profiles, func(i, j int) bool { return f.Profiles[i].Name < f.Profiles[j].Name })
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
-	path := d.settingsPath()
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".profiles-*.json")
-	if err != nil {
+	if err := atomicfile.Write(d.settingsPath(), append(b, '\n'), 0o600, nil); err != nil {
 		return fmt.Errorf("cannot save the profiles: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cannot save the profiles: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -90,13 +90,12 @@ func (ts *Tunnels) Up(ctx context.Context, c engine.TunnelConfig) (engine.Tunnel
 	if err != nil {
 		return nil, err
 	}
-	return &tunnelAdapter{ts: ts, t: t, keepalive: c.Keepalive}, nil
+	return &tunnelAdapter{ts: ts, t: t}, nil
 }
 
 type tunnelAdapter struct {
-	ts        *Tunnels
-	t         *tunnel.Tunnel
-	keepalive time.Duration // of the running config, for standbys added later
+	ts *Tunnels
+	t  *tunnel.Tunnel
 }
 
 func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) error {
@@ -106,11 +105,7 @@ func (a *tunnelAdapter) Reconfigure(ctx context.Context, c engine.TunnelConfig) 
 	}
 	// A new address is handled by the tunnel: it re-adds every route that
 	// the kernel flushed with the old address (see tunnel.Reconfigure).
-	if err := a.t.Reconfigure(ctx, cfg); err != nil {
-		return err
-	}
-	a.keepalive = c.Keepalive
-	return nil
+	return a.t.Reconfigure(ctx, cfg)
 }
 
 // PeerStats, RehandshakePeer, Activate and SetStandby: the server's other
@@ -130,10 +125,16 @@ func (a *tunnelAdapter) PeerStats() (map[wgtypes.Key]engine.TunnelStats, error) 
 func (a *tunnelAdapter) RehandshakePeer(k wgtypes.Key) error { return a.t.RehandshakePeer(k) }
 func (a *tunnelAdapter) Activate(k wgtypes.Key) error        { return a.t.Activate(k) }
 
-func (a *tunnelAdapter) SetStandby(sb []engine.StandbyPeer) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// SetStandby resolves the standbys' endpoints within 5 s; when the run
+// (ctx) ends meanwhile, the tunnel is left as it is.
+func (a *tunnelAdapter) SetStandby(ctx context.Context, c engine.TunnelConfig) error {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return a.t.SetStandby(a.ts.standby(ctx, sb, a.keepalive))
+	sb := a.ts.standby(rctx, c.Standby, c.Keepalive)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return a.t.SetStandby(sb)
 }
 
 func (a *tunnelAdapter) Stats() (engine.TunnelStats, error) {

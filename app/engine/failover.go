@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -41,8 +42,10 @@ type Replicas interface {
 	RehandshakePeer(key wgtypes.Key) error
 	// Activate moves the routes to the standby key in one device update.
 	Activate(key wgtypes.Key) error
-	// SetStandby replaces the standby peers; the active one stays.
-	SetStandby(standby []StandbyPeer) error
+	// SetStandby replaces the standby peers with cfg.Standby; cfg is the
+	// running configuration with only Standby changed, and the active peer
+	// stays. Like Reconfigure it ends with ctx (the engine's run).
+	SetStandby(ctx context.Context, cfg TunnelConfig) error
 }
 
 const (
@@ -70,8 +73,23 @@ func standbyOf(p api.Peer, active wgtypes.Key) []StandbyPeer {
 	}
 	// Each replica lists itself first: the same set from another replica
 	// must compare equal.
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sortByName(out)
 	return out
+}
+
+// sortByName orders standbys by name, as Config.Standby keeps them.
+func sortByName(s []StandbyPeer) {
+	slices.SortFunc(s, func(a, b StandbyPeer) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// replicas returns the tunnel as Replicas when it holds standby replicas
+// (ok false: there is only the one server, or the tunnel cannot).
+func (e *Engine) replicas() (r Replicas, ok bool) {
+	if e.tcfg == nil || len(e.tcfg.Standby) == 0 {
+		return nil, false
+	}
+	r, ok = e.tun.(Replicas)
+	return r, ok
 }
 
 // failoverCalm replaces FailoverAfter for a while after a check found the
@@ -85,15 +103,13 @@ const failoverCalm = 2 * time.Second
 // few forced handshakes and no change, and a real one is a failover whose
 // gap this window makes up most of. calm is the minute after a false alarm.
 func (e *Engine) suspectWindow(calm bool) time.Duration {
-	if e.tcfg != nil && len(e.tcfg.Standby) > 0 {
-		if _, ok := e.tun.(Replicas); ok {
-			// A move is not a false alarm: the replica it went to is as
-			// likely to go next (a rolling restart) as any.
-			if calm && (e.lastMove.IsZero() || e.c.Clock.Now().Sub(e.lastMove) > calmFor) {
-				return failoverCalm
-			}
-			return e.t.FailoverAfter
+	if _, ok := e.replicas(); ok {
+		// A move is not a false alarm: the replica it went to is as
+		// likely to go next (a rolling restart) as any.
+		if calm && (e.lastMove.IsZero() || e.c.Clock.Now().Sub(e.lastMove) > calmFor) {
+			return failoverCalm
 		}
+		return e.t.FailoverAfter
 	}
 	if calm {
 		return quietCalm
@@ -105,8 +121,8 @@ func (e *Engine) suspectWindow(calm bool) time.Duration {
 // fifth of the window with standby replicas, so a dead replica is noticed
 // within the window and a fifth, not within the window and a whole Poll.
 func (e *Engine) pollEvery() time.Duration {
-	if w := e.suspectWindow(false); w != e.t.SuspectAfter {
-		return min(e.t.Poll, w/5)
+	if _, ok := e.replicas(); ok {
+		return min(e.t.Poll, e.suspectWindow(false)/5)
 	}
 	return e.t.Poll
 }
@@ -115,8 +131,8 @@ func (e *Engine) pollEvery() time.Duration {
 // failover (alive when the active one answers or another took over);
 // otherwise, or when no replica answers, as with one server (suspect).
 func (e *Engine) suspectOrFailover(ctx context.Context, why string) (verdict, error) {
-	r, ok := e.tun.(Replicas)
-	if !ok || e.tcfg == nil || len(e.tcfg.Standby) == 0 {
+	r, ok := e.replicas()
+	if !ok {
 		return e.suspect(ctx, why)
 	}
 	moved, alive, err := e.failover(ctx, r, why)
@@ -218,7 +234,7 @@ func (e *Engine) moved(ctx context.Context, to StandbyPeer, why string, took tim
 		}
 	}
 	cfg.Standby = append(cfg.Standby, old)
-	sort.Slice(cfg.Standby, func(i, j int) bool { return cfg.Standby[i].Name < cfg.Standby[j].Name })
+	sortByName(cfg.Standby)
 	e.tcfg, e.activeName, e.lastMove = &cfg, to.Name, e.c.Clock.Now()
 	e.log.Info("the server replica in use stopped answering: routes moved to another replica (same key, same address)",
 		"because", why, "replica", to.Name, "endpoint", to.Endpoint, "took", took.Round(time.Millisecond))
@@ -250,7 +266,7 @@ func (e *Engine) refreshReplicas(ctx context.Context) {
 			return
 		}
 		select {
-		case e.later <- func() { e.applyReplicas(a.peer) }:
+		case e.later <- func() { e.applyReplicas(ctx, a.peer) }:
 		case <-ctx.Done():
 		}
 	}()
@@ -259,7 +275,7 @@ func (e *Engine) refreshReplicas(ctx context.Context) {
 // applyReplicas makes the live replicas of a server answer the standby set:
 // a replica that restarted (new key) or joined is added, one that left is
 // removed. The active one stays as it is while it answers.
-func (e *Engine) applyReplicas(p api.Peer) {
+func (e *Engine) applyReplicas(ctx context.Context, p api.Peer) {
 	r, ok := e.tun.(Replicas)
 	if !ok || e.tcfg == nil || len(p.Replicas) == 0 {
 		return
@@ -268,14 +284,14 @@ func (e *Engine) applyReplicas(p api.Peer) {
 	if slices.Equal(next, e.tcfg.Standby) {
 		return
 	}
-	if err := r.SetStandby(next); err != nil {
+	cfg := *e.tcfg
+	cfg.Standby = next
+	if err := r.SetStandby(ctx, cfg); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			e.log.Warn("could not update the standby replicas", "err", err)
 		}
 		return
 	}
-	cfg := *e.tcfg
-	cfg.Standby = next
 	e.tcfg = &cfg
 	var names []string
 	for _, s := range next {

@@ -222,12 +222,12 @@ func (t *replicaTunnel) Activate(k wgtypes.Key) error {
 	return nil
 }
 
-func (t *replicaTunnel) SetStandby(sb []StandbyPeer) error {
+func (t *replicaTunnel) SetStandby(_ context.Context, c TunnelConfig) error {
 	t.ts.mu.Lock()
 	defer t.ts.mu.Unlock()
 	t.ts.sets++
 	cfg := t.cfg
-	cfg.PeerPublicKey, cfg.Standby = t.active, sb
+	cfg.PeerPublicKey, cfg.Standby = t.active, c.Standby
 	t.apply(cfg)
 	return nil
 }

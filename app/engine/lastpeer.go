@@ -8,9 +8,6 @@ package engine
 // happens. A public key is not a secret; Config.OnLastPeer keeps it across
 // restarts. Only the run goroutine (or Down, after it ended) touches last.
 
-// remember records pub as the last registration.
-func (e *Engine) remember(pub string) { e.setLast(pub) }
-
 // forget drops pub once the server no longer has it (removed, or never
 // kept).
 func (e *Engine) forget(pub string) {
@@ -26,6 +23,7 @@ func (e *Engine) peerGone() {
 	}
 }
 
+// setLast records pub as the last registration ("": none).
 func (e *Engine) setLast(pub string) {
 	if e.last == pub {
 		return

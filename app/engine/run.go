@@ -117,7 +117,7 @@ func (e *Engine) connect(ctx context.Context, interactive bool, mode SignInMode)
 	if err != nil {
 		return err
 	}
-	e.remember(key.PublicKey().String())
+	e.setLast(key.PublicKey().String())
 	cfg, err := tunnelConfig(e.c.Interface, key, peer)
 	if err != nil {
 		// The server answered nonsense; nothing a retry fixes.

@@ -139,7 +139,7 @@ func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
 	}
 	if alive {
 		if a, ok := q.peek(); ok && a.err == nil {
-			e.applyPeer(a.peer)
+			e.applyPeer(ctx, a.peer)
 		}
 		e.log.Info("connection checked: packets flow", "after", why, "took", took.Round(time.Millisecond))
 		return verdict{alive: true, took: took}, nil
@@ -162,8 +162,8 @@ func (e *Engine) suspect(ctx context.Context, why string) (verdict, error) {
 
 // applyPeer records what the server says about our peer (its expiry moves
 // when the server extends it).
-func (e *Engine) applyPeer(peer api.Peer) {
-	e.applyReplicas(peer)
+func (e *Engine) applyPeer(ctx context.Context, peer api.Peer) {
+	e.applyReplicas(ctx, peer)
 	if e.peer == nil || peer.ExpiresAt.IsZero() {
 		return
 	}

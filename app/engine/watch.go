@@ -288,7 +288,7 @@ func (e *Engine) checkPeer(ctx context.Context) error {
 	peer, err := e.c.API.Peer(ctx, tok.AccessToken, e.key.PublicKey().String())
 	switch {
 	case err == nil:
-		e.applyPeer(peer)
+		e.applyPeer(ctx, peer)
 		return nil
 	case errors.Is(err, ErrNotFound):
 		e.peerGone()

@@ -1,11 +1,7 @@
 package preset
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"strings"
 
 	"howett.net/plist"
@@ -30,29 +26,8 @@ func (m ManagedPreferences) Name() string { return m.Path }
 // file must be owned by root and writable by nobody else, as macOS writes
 // it: anyone able to change it could send people to another server.
 func (m ManagedPreferences) Read() (*Preset, error) {
-	fh, err := os.Open(m.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the managed preferences %s: %w", m.Path, err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("the managed preferences %s are not a regular file: they are ignored", m.Path)
-	}
-	if err := adminOnly(fi); err != nil {
-		return nil, fmt.Errorf("the managed preferences %s are ignored: %v (only macOS's device management writes this folder)", m.Path, err)
-	}
-	b, err := io.ReadAll(io.LimitReader(fh, maxFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the managed preferences %s: %w", m.Path, err)
-	}
-	return ParseManagedPreferences(b, m.Path)
+	return readAdminFile(m.Path, "managed preferences", true, "only macOS's device management writes this folder",
+		func(b []byte) (*Preset, error) { return ParseManagedPreferences(b, m.Path) })
 }
 
 // ParseManagedPreferences reads a managed-preferences plist (XML or binary,

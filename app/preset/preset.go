@@ -114,8 +114,7 @@ func (p Preset) normalize() (Preset, error) {
 	if err != nil {
 		return Preset{}, fmt.Errorf("%s: %v", p.Source, err)
 	}
-	u.Host = strings.ToLower(u.Host)
-	p.Server = strings.TrimSuffix(u.String(), "/")
+	p.Server = u.String() // https (checked above), its host in lower case
 	p.Profile = strings.TrimSpace(p.Profile)
 	if p.Profile == "" {
 		p.Profile, _ = addcluster.ProfileName(p.Server, nil)

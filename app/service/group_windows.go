@@ -7,10 +7,6 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// groupName is the local group whose members may use the daemon
-// (daemon.GroupName; the daemon decides, this only creates it).
-const groupName = "ghostwire"
-
 var (
 	netapi32                    = windows.NewLazySystemDLL("netapi32.dll")
 	procNetLocalGroupAdd        = netapi32.NewProc("NetLocalGroupAdd")
@@ -32,7 +28,7 @@ const (
 // adds the user who runs the installation (unless that is SYSTEM, as in an
 // MSI custom action). It returns the user it added ("" when none).
 func ensureGroup() (string, error) {
-	name, _ := windows.UTF16PtrFromString(groupName)
+	name, _ := windows.UTF16PtrFromString(Group)
 	comment, _ := windows.UTF16PtrFromString("Members may connect and disconnect ghostwire VPN profiles")
 	info := localGroupInfo1{name: name, comment: comment}
 	if err := procNetLocalGroupAdd.Find(); err != nil {
@@ -40,7 +36,7 @@ func ensureGroup() (string, error) {
 	}
 	r, _, _ := procNetLocalGroupAdd.Call(0, localGroupInfoLevel, uintptr(unsafe.Pointer(&info)), 0)
 	if r != 0 && r != nerrGroupExists && r != errorAliasExists {
-		return "", fmt.Errorf("cannot create the local group %q: %w", groupName, windows.Errno(r))
+		return "", fmt.Errorf("cannot create the local group %q: %w", Group, windows.Errno(r))
 	}
 	u, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
@@ -52,7 +48,7 @@ func ensureGroup() (string, error) {
 	m := localGroupMembersInfo0{sid: u.User.Sid}
 	r, _, _ = procNetLocalGroupAddMembers.Call(0, uintptr(unsafe.Pointer(name)), 0, uintptr(unsafe.Pointer(&m)), 1)
 	if r != 0 && r != errorMemberInAlias {
-		return "", fmt.Errorf("cannot add you to the local group %q: %w", groupName, windows.Errno(r))
+		return "", fmt.Errorf("cannot add you to the local group %q: %w", Group, windows.Errno(r))
 	}
 	who := u.User.Sid.String()
 	if acct, dom, _, err := u.User.Sid.LookupAccount(""); err == nil {

@@ -46,11 +46,10 @@ const stopHint = 10 * time.Second
 
 // machine runs the daemon body under a service manager.
 type machine struct {
-	body     Runner
-	report   func(status)
-	onResume func() // may be nil
-	log      *slog.Logger
-	tick     time.Duration // checkpoints while stopping
+	body   Runner
+	report func(status)
+	log    *slog.Logger
+	tick   time.Duration // checkpoints while stopping
 }
 
 // run reports start, runs the body, and stops it when asked. It returns the
@@ -77,10 +76,9 @@ func (m *machine) run(reqs <-chan request) (uint32, error) {
 			case reqInterrogate:
 				m.report(status{State: stateRunning})
 			case reqResume:
+				// Only logged: the daemon hears the wake itself, through
+				// osevents (which also covers Modern Standby).
 				m.log.Info("the service manager reports the machine resumed")
-				if m.onResume != nil {
-					m.onResume()
-				}
 			case reqSuspend:
 				m.log.Info("the service manager reports the machine goes to sleep")
 			case reqStop, reqPreShutdown, reqShutdown:

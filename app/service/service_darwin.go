@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ghostwire/ghostwire/internal/atomicfile"
 )
 
 const launchctl = "/bin/launchctl"
@@ -115,19 +117,7 @@ func helperPath(exe string) (string, error) {
 
 // writeRootFile writes path atomically, owned by root:wheel.
 func writeRootFile(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	err := os.Chown(tmp, 0, 0)
-	if err == nil {
-		err = os.Chmod(tmp, mode) // WriteFile's mode went through the umask
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.Write(path, b, mode, &atomicfile.Owner{UID: 0, GID: 0}); err != nil {
 		return fmt.Errorf("cannot install %s: %w", path, err)
 	}
 	return nil

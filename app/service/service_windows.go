@@ -237,7 +237,7 @@ func Install(spec Spec) error {
 		slog.Warn("could not prepare the local ghostwire group; only administrators may use ghostwire until it exists", "err", err)
 	} else if who != "" {
 		fmt.Fprintf(os.Stderr, "%s is in the local group %q and may use ghostwire after signing out and in again; "+
-			"add others with `net localgroup %s NAME /add`\n", who, groupName, groupName)
+			"add others with `net localgroup %s NAME /add`\n", who, Group, Group)
 	}
 	if err := s.Start(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
 		return fmt.Errorf("the service is installed but did not start: %w (see Event Viewer › Windows Logs › Application, source %q)", err, WindowsEventSource)

@@ -12,8 +12,10 @@ import (
 // UnitFile is the unit's file name.
 const UnitFile = Name + ".service"
 
-// Group is the system group whose members may use the daemon (the daemon
-// hands its socket to it; see app/daemon's Listen).
+// Group is the group whose members may use the daemon (daemon.GroupName:
+// the daemon decides who gets in; this package only creates the group).
+// On Linux the daemon hands its socket to it (see app/daemon's Listen); on
+// Windows it is a local group.
 const Group = "ghostwire"
 
 // The first line of the unit says who wrote it, so `ghostwire daemon

@@ -15,7 +15,7 @@ WINE_DIR := $(CURDIR)/.cache/wine
 WINE_PREFIX := $(WINE_DIR)/prefix
 WINE_SHIM := $(WINE_DIR)/bcryptprimitives.dll
 # Packages with Windows code worth running under Wine; each names its Wine tests TestWindows*.
-WINDOWS_TEST_PKGS := ./tunnel/ ./app/daemon/ ./app/preset/ ./app/localapi/winpipe/ ./app/service/ ./app/osevents/ ./app/tray/notify/ ./app/tray/autostart/ ./app/tray/instance/
+WINDOWS_TEST_PKGS := ./tunnel/ ./internal/atomicfile/ ./app/daemon/ ./app/preset/ ./app/localapi/winpipe/ ./app/service/ ./app/osevents/ ./app/tray/notify/ ./app/tray/autostart/ ./app/tray/instance/
 
 .PHONY: test-windows wine-prefix
 

@@ -12,11 +12,10 @@ import (
 // the thread that opened it (impersonation), not from a process ID that a
 // handle passed to another process would make wrong.
 type Identity struct {
-	SID      string   // the user's SID
-	User     string   // DOMAIN\name, when it resolves
-	Groups   []string // SIDs of the enabled groups (deny-only groups are left out)
-	Elevated bool     // the token is elevated (a full administrator token)
-	PID      int      // the client's process, for logs
+	SID    string   // the user's SID
+	User   string   // DOMAIN\name, when it resolves
+	Groups []string // SIDs of the enabled groups (deny-only groups are left out)
+	PID    int      // the client's process, for logs
 }
 
 var procImpersonateNamedPipeClient = windows.NewLazySystemDLL("advapi32.dll").NewProc("ImpersonateNamedPipeClient")
@@ -55,7 +54,6 @@ func (c *Conn) Identify() (Identity, error) {
 			id.Groups = append(id.Groups, g.Sid.String())
 		}
 	}
-	id.Elevated = tok.IsElevated()
 	return id, nil
 }
 

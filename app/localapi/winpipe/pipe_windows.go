@@ -220,9 +220,6 @@ func newConn(h windows.Handle, name string, server bool) (*Conn, error) {
 func (c *Conn) LocalAddr() net.Addr  { return addr(c.name) }
 func (c *Conn) RemoteAddr() net.Addr { return addr(c.name) }
 
-// Handle is the pipe handle (for identification; do not close it).
-func (c *Conn) Handle() windows.Handle { return c.h }
-
 // Dial connects to the pipe at name as an identified client: the server
 // may read this process's token (SECURITY_IDENTIFICATION) but cannot act
 // as it. The pipe's owner must be SYSTEM or Administrators, otherwise

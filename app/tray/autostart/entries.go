@@ -1,6 +1,11 @@
 package autostart
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ghostwire/ghostwire/app/addcluster"
+	"github.com/ghostwire/ghostwire/app/preset"
+)
 
 // The menu-bar app's other XDG desktop entries, installed by the Linux
 // packages next to the system-wide autostart entry (DesktopEntry): the
@@ -14,12 +19,12 @@ const (
 )
 
 // LinkScheme is the URL scheme of connect links (ghostwire://connect?server=…).
-const LinkScheme = "ghostwire"
+const LinkScheme = addcluster.Scheme
 
 // BundleID is the macOS app's bundle identifier (Ghostwire.app,
 // packaging/macos), which LaunchServices starts for a ghostwire:// link and
 // which names the managed-preferences domain (app/preset).
-const BundleID = "com.ghostwire.Ghostwire"
+const BundleID = preset.PreferenceDomain
 
 // OpenLinkArgs is the command the OS runs for a link, before the link itself.
 var OpenLinkArgs = []string{"open-link"}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ghostwire/ghostwire/internal/atomicfile"
 )
 
 // fileEnabled reports whether path holds a registration we wrote.
@@ -30,23 +32,7 @@ func writeFile(path, content string) error {
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, []byte(content)) {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".ghostwire-*")
-	if err != nil {
-		return fmt.Errorf("cannot write the start-at-login entry in %s: %w", filepath.Dir(path), err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, []byte(content), 0o644, nil); err != nil {
 		return fmt.Errorf("cannot install %s: %w", path, err)
 	}
 	return nil
