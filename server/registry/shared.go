@@ -105,21 +105,3 @@ func (r *Registry) Lookup(key wgtypes.Key) (Peer, bool) {
 	}
 	return *p, true
 }
-
-// DropUnknown removes from the device every key in stats (what the device
-// holds) that the view does not: added by hand, or left by a record this
-// replica never saw. It returns the keys removed.
-func (r *Registry) DropUnknown(stats map[wgtypes.Key]Stats) []wgtypes.Key {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []wgtypes.Key
-	for k := range stats {
-		if _, ok := r.peers[k]; ok {
-			continue
-		}
-		if err := r.o.Device.RemovePeer(k); err == nil {
-			out = append(out, k)
-		}
-	}
-	return out
-}
