@@ -25,6 +25,7 @@ import (
 	"github.com/ghostwire/ghostwire/server/metrics"
 	"github.com/ghostwire/ghostwire/server/pool"
 	"github.com/ghostwire/ghostwire/server/registry"
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 // tokens is a TokenVerifier double for the HTTP layer's own tests: the real
@@ -366,7 +367,7 @@ func TestPeerLifecycle(t *testing.T) {
 }
 
 func mustKey(t testing.TB, s string) wgtypes.Key {
-	k, err := ParseKey(s)
+	k, err := wgkey.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}

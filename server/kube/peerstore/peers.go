@@ -31,7 +31,7 @@ func (s *Store) Get(ctx context.Context, owner registry.Owner, key wgtypes.Key) 
 		}
 		return registry.Peer{}, s.unavailable("reading the peer record", gerr)
 	}
-	c, cerr := records.Check(rec, s.o.Prefix, s.o.ServerAddr)
+	c, cerr := records.Check(rec, s.pool.Contains)
 	if cerr != nil || c.Owner.Subject != owner.Subject {
 		return registry.Peer{}, registry.ErrNotFound
 	}

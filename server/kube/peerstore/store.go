@@ -280,7 +280,7 @@ func (s *Store) usableLocked(rec *records.Peer) (records.Checked, bool) {
 	if _, gone := s.deleted[rec.UID]; gone {
 		return records.Checked{}, false
 	}
-	c, err := records.Check(rec, s.o.Prefix, s.o.ServerAddr)
+	c, err := records.Check(rec, s.pool.Contains)
 	if err != nil {
 		if s.bad[rec.Name] != rec.ResourceVersion {
 			s.bad[rec.Name] = rec.ResourceVersion

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ghostwire/ghostwire/server/kube/records"
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 // DefaultLease is how long a replica stays live without a renewal seen.
@@ -154,8 +155,8 @@ func (p *Presence) observe(obj any) {
 		// A relist after a broken watch repeats what was seen: no renewal.
 		return
 	}
-	k, err := wgtypes.ParseKey(r.Spec.PublicKey)
-	s := &seen{rec: r, key: k, valid: err == nil && k != (wgtypes.Key{}), at: p.o.Now()}
+	k, err := wgkey.Parse(r.Spec.PublicKey)
+	s := &seen{rec: r, key: k, valid: err == nil, at: p.o.Now()}
 	if !s.valid {
 		p.log.Warn("ignoring a Replica record with an unusable public key (edited by hand?)", "record", r.Name)
 	}
