@@ -62,8 +62,8 @@ func (r *Registry) Apply(p Peer) error {
 }
 
 // ApplyAll adds many peers with one device call (dev.AddPeers), for a
-// replica rebuilding its device at start. Peers already in the view are
-// applied one by one.
+// replica rebuilding its device at start. Peers already in the view (and
+// records without an owner) are left as they are.
 func (r *Registry) ApplyAll(ps []Peer, addAll func([]Peer) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

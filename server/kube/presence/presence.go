@@ -141,9 +141,6 @@ func Start(ctx context.Context, o Options) (*Presence, error) {
 	return p, nil
 }
 
-// Synced reports whether the first list of replicas arrived.
-func (p *Presence) Synced() bool { return p.inf.HasSynced() }
-
 func (p *Presence) observe(obj any) {
 	r, ok := obj.(*records.Replica)
 	if !ok || r.Name == p.o.Name {
