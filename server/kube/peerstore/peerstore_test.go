@@ -607,3 +607,21 @@ func TestHAZAPIServerUnreachable(t *testing.T) {
 	})
 	everyDeviceHolds(t, want, a, b)
 }
+
+// The pool's starting point per replica is FNV-1a of its name, the values
+// the hand-written loop gave before (replicas of mixed versions agree).
+func TestScatterSeed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want uint64
+	}{
+		{"", 14695981039346656037},
+		{"gw-a", 16193571460510343185},
+		{"ghostwire-server-0", 11332432407198547854},
+		{"ghostwire-server-1", 11332433506710176065},
+	} {
+		if got := scatterSeed(c.name); got != c.want {
+			t.Errorf("scatterSeed(%q) = %d, want %d", c.name, got, c.want)
+		}
+	}
+}

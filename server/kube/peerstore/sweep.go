@@ -40,11 +40,10 @@ func (s *Store) Sweep(ctx context.Context) ([]registry.Removed, error) {
 	live := s.o.Replicas.LiveNames()
 	serverNow := s.o.Client.Clock().Now()
 	for _, p := range s.o.Registry.List() {
-		obj, ok, _ := s.peers.GetStore().GetByKey(s.o.Client.Namespace() + "/" + records.PeerName(p.Key))
+		rec, ok := s.cachedPeer(p.Key)
 		if !ok {
 			continue // its deletion is on the way
 		}
-		rec := obj.(*records.Peer)
 		reason := ""
 		if !serverNow.Before(rec.Spec.ExpiresAt.Time) {
 			reason = registry.ReasonExpired
@@ -128,8 +127,8 @@ func (s *Store) collectAddresses(ctx context.Context, now time.Time) {
 	for a, h := range s.holders {
 		used := false
 		if h.valid {
-			if obj, ok, _ := s.peers.GetStore().GetByKey(s.o.Client.Namespace() + "/" + records.PeerName(h.key)); ok {
-				used = obj.(*records.Peer).Spec.Address == a.String()
+			if rec, ok := s.cachedPeer(h.key); ok {
+				used = rec.Spec.Address == a.String()
 			}
 		}
 		switch {
