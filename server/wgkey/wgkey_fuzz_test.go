@@ -1,7 +1,9 @@
 package wgkey
 
 import (
-	"encoding/base64"
+	"crypto/ecdh"
+	"crypto/rand"
+	"math/big"
 	"strings"
 	"testing"
 )
@@ -26,11 +28,34 @@ func FuzzParse(f *testing.F) {
 		if k.String() != s {
 			t.Fatalf("accepted %q as %s", s, k)
 		}
-		if b, _ := base64.StdEncoding.DecodeString(s); b[31]&0x80 != 0 {
-			t.Fatalf("accepted a key with the top bit set: %q", s)
+		// And a point a handshake can use, judged here without Check: u is
+		// below p (so the top bit is clear), on the curve by the tests' own
+		// arithmetic, not of small order (8·P is not the point at infinity),
+		// and X25519 with a random private key gives a nonzero secret.
+		le := make([]byte, 32)
+		for i := range le {
+			le[i] = k[31-i]
 		}
-		if Check(k) != nil {
-			t.Fatal("Parse and Check disagree")
+		u := new(big.Int).SetBytes(le)
+		if u.Cmp(fieldP) >= 0 {
+			t.Fatalf("accepted %q: not reduced modulo p", s)
+		}
+		if onCurve(u) < 0 {
+			t.Fatalf("accepted %q: a point of the twist", s)
+		}
+		if _, ok := ladder(big.NewInt(8), u, curveA); !ok {
+			t.Fatalf("accepted %q: a point of small order", s)
+		}
+		priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := ecdh.X25519().NewPublicKey(k[:])
+		if err != nil {
+			t.Fatalf("accepted %q: %v", s, err)
+		}
+		if secret, err := priv.ECDH(pub); err != nil || new(big.Int).SetBytes(secret).Sign() == 0 {
+			t.Fatalf("accepted %q: X25519 gives no shared secret (%v)", s, err)
 		}
 	})
 }
