@@ -75,7 +75,7 @@ test-system: $(SYSTEM_TEST_TARGETS)
 # and saved crashers (testdata/fuzz) as ordinary tests.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
-	./server/httpapi:FuzzParseKey ./server/httpapi:FuzzDecodeRegister ./server/httpapi:FuzzRegisterHTTP \
+	./server/wgkey:FuzzParse ./server/httpapi:FuzzDecodeRegister ./server/httpapi:FuzzRegisterHTTP \
 	./auth/verify:FuzzVerifyToken ./auth/verify:FuzzVerifyClaims ./auth/verify:FuzzJWKSAnswer \
 	./app/localapi:FuzzLocalAPI ./app/serverclient:FuzzServerAnswer ./app/engine:FuzzServerPeer \
 	./tunnel:FuzzStubForward ./tunnel:FuzzScutilQuote ./tunnel:FuzzParseScutilDNS

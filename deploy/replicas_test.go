@@ -132,9 +132,14 @@ func checkReplicas(t *testing.T, r *rendered, d *workload, cfg *config.Config) {
 	if !slices.Equal(got, want) {
 		t.Errorf("CRDs %v, want %v", got, want)
 	}
-	// Every replica's endpoint Service exists: checkServices.
-	if n := len(wireGuardServices(cfg, d)); n != int(d.Replicas) {
-		t.Errorf("%d WireGuard Services for %d replicas", n, d.Replicas)
+	// Every replica reads its endpoint from a Service of its own (that
+	// each is rendered: checkServices).
+	distinct := map[string]bool{}
+	for _, name := range wireGuardServices(cfg, d) {
+		distinct[name] = true
+	}
+	if len(distinct) != int(d.Replicas) {
+		t.Errorf("GHOSTWIRE_KUBE_SERVICE=%q names %d distinct WireGuard Services for %d replicas", cfg.KubeService, len(distinct), d.Replicas)
 	}
 }
 

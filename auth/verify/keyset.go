@@ -201,12 +201,6 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey) (payload []b
 	return nil, found, errBadSignature
 }
 
-func (k *keySet) snapshot() ([]jose.JSONWebKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.keys, k.lastErr
-}
-
 // usable returns the keys to check a token with: the current set, or one
 // past its lifetime while a refresh is due or failing (up to staleFor);
 // only when there is none does the caller wait for a fetch.

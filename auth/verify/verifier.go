@@ -44,7 +44,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{cfg: cfg, ctx: oidc.ClientContext(context.WithoutCancel(ctx), cfg.HTTPClient), life: ctx}
+	v := &Verifier{cfg: cfg, ctx: context.WithoutCancel(ctx), life: ctx}
 	if _, err := v.discover(ctx); err != nil {
 		cfg.Logger.Warn("token issuer discovery failed; will retry on the next request", "issuer", cfg.Issuer, "error", err)
 	}

@@ -35,8 +35,7 @@ type Issuer struct {
 	cacheControl string
 	delay        time.Duration
 
-	fetches   atomic.Int64
-	discovery atomic.Int64
+	fetches atomic.Int64
 }
 
 // New starts an issuer on 127.0.0.1 with one published signing key.
@@ -73,9 +72,6 @@ func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 
 // JWKSFetches is how many times the JWKS was asked for.
 func (is *Issuer) JWKSFetches() int64 { return is.fetches.Load() }
-
-// DiscoveryFetches is how many times the discovery document was asked for.
-func (is *Issuer) DiscoveryFetches() int64 { return is.discovery.Load() }
 
 // AddKey makes a new RSA key, publishes it in the JWKS and returns its kid;
 // Sign keeps using the current key until Use.
@@ -174,7 +170,6 @@ func (is *Issuer) SignPayload(kid, headerKid string, payload []byte) (string, er
 }
 
 func (is *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	is.discovery.Add(1)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"issuer": is.url, "jwks_uri": is.url + "/keys",

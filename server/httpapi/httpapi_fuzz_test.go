@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,37 +10,12 @@ import (
 	"testing"
 
 	"github.com/ghostwire/ghostwire/server/api"
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 // Fuzz targets for what a client sends the /v1 API. `make fuzz` runs each
 // for a while; `go test` runs the seeds below and anything in
 // testdata/fuzz (crashers found are kept there as tests).
-
-func FuzzParseKey(f *testing.F) {
-	for _, s := range []string{"", "abc=", "X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc=", "7v///////////////////////////////////////38=",
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "CQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", strings.Repeat("/", 43) + "="} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		k, err := ParseKey(s)
-		if err != nil {
-			if err.Error() == "" {
-				t.Fatal("an empty error message")
-			}
-			return
-		}
-		// Accepted: canonical, and exactly what was sent.
-		if k.String() != s {
-			t.Fatalf("accepted %q as %s", s, k)
-		}
-		if b, _ := base64.StdEncoding.DecodeString(s); b[31]&0x80 != 0 {
-			t.Fatalf("accepted a key with the top bit set: %q", s)
-		}
-		if checkPoint(k) != nil {
-			t.Fatal("ParseKey and checkPoint disagree")
-		}
-	})
-}
 
 func FuzzDecodeRegister(f *testing.F) {
 	for _, s := range []string{`{"public_key":"x"}`, `{"public_key":"a","public_key":"b"}`, `{"PUBLIC_KEY":"x"}`, `{"public_key":"x","device_name":"d","replaces":"r"}`,
@@ -73,7 +47,7 @@ func FuzzDecodeRegister(f *testing.F) {
 
 // FuzzRegisterHTTP sends any body (and any key in the path) through the
 // real handler: every answer is a JSON api.Error or a peer, never a panic,
-// and nothing reaches the device but keys ParseKey accepts.
+// and nothing reaches the device but keys wgkey.Parse accepts.
 func FuzzRegisterHTTP(f *testing.F) {
 	f.Add([]byte(`{"public_key":"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="}`), "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=")
 	f.Add([]byte(`{"public_key":"X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc=","device_name":"a\u0000"}`), "%2F%2F")
@@ -106,7 +80,7 @@ func FuzzRegisterHTTP(f *testing.F) {
 		e.dev.mu.Lock()
 		defer e.dev.mu.Unlock()
 		for k := range e.dev.peers {
-			if checkPoint(k) != nil || k == e.srvKey {
+			if wgkey.Check(k) != nil || k == e.srvKey {
 				t.Fatalf("key %s reached the device", k)
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/dnsconf"
 	"github.com/ghostwire/ghostwire/server/registry"
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 func owner(id *verify.Identity) registry.Owner {
@@ -32,7 +33,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.deny(r, w, action, id, "", status, api.CodeBadRequest, msg, msg)
 		return
 	}
-	key, err := ParseKey(req.PublicKey)
+	key, err := wgkey.Parse(req.PublicKey)
 	if err == nil && key == s.o.Network.ServerPublicKey {
 		err = errors.New("this is the server's own WireGuard key, not yours: send the public key of the key pair your client made")
 	}
@@ -46,7 +47,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	var replaces *wgtypes.Key
 	if req.Replaces != "" {
-		k, err := ParseKey(req.Replaces)
+		k, err := wgkey.Parse(req.Replaces)
 		if err != nil {
 			s.deny(r, w, action, id, req.PublicKey, http.StatusBadRequest, api.CodeBadRequest, "replaces: "+err.Error(), "bad replaces")
 			return
@@ -169,7 +170,7 @@ func nonNil(s []string) []string {
 // pathKey parses {key}; the mux has already unescaped it.
 func (s *Server) pathKey(w http.ResponseWriter, r *http.Request, id *verify.Identity, action string) (wgtypes.Key, bool) {
 	raw := r.PathValue("key")
-	k, err := ParseKey(raw)
+	k, err := wgkey.Parse(raw)
 	if err != nil {
 		msg := "the key in the URL: " + err.Error()
 		if strings.Contains(raw, " ") {

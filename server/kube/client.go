@@ -50,13 +50,3 @@ func NewClient(cfg *rest.Config) (kubernetes.Interface, error) {
 	}
 	return cs, nil
 }
-
-// InClusterClient returns a clientset that authenticates with the pod's
-// service account token. Outside a cluster it fails with a readable error.
-func InClusterClient() (kubernetes.Interface, error) {
-	cfg, _, err := RESTConfig("")
-	if err != nil {
-		return nil, err
-	}
-	return NewClient(cfg)
-}

@@ -369,17 +369,6 @@ func (r *Registry) Len() int {
 	return len(r.peers)
 }
 
-// UpdateStats records what the device reports; keys the registry does not know are ignored.
-func (r *Registry) UpdateStats(stats map[wgtypes.Key]Stats) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k, s := range stats {
-		if p, ok := r.peers[k]; ok {
-			p.Stats = s
-		}
-	}
-}
-
 // Sweep records stats (may be nil) and removes peers past their lifetime,
 // idle too long, or silent since registration beyond the grace period. Keys
 // in stats that the registry does not hold are removed from the device too.
@@ -387,34 +376,12 @@ func (r *Registry) Sweep(stats map[wgtypes.Key]Stats) (removed []Removed, errs [
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.o.Now()
-	for o, b := range r.buckets {
-		if r.o.RegisterRate <= 0 || b.tokens+now.Sub(b.last).Minutes()*r.o.RegisterRate >= float64(r.o.RegisterBurst) {
-			delete(r.buckets, o) // full again: same as no bucket
-		}
-	}
-	for k := range stats {
-		if _, ok := r.peers[k]; ok {
-			continue
-		}
-		if err := r.o.Device.RemovePeer(k); err != nil {
-			errs = append(errs, fmt.Errorf("removing an unregistered peer from the WireGuard device: %w", err))
-		}
-		removed = append(removed, Removed{Peer: Peer{Key: k}, Reason: ReasonUnknown})
-	}
-	for k, p := range r.peers {
-		if s, ok := stats[k]; ok {
-			p.Stats = s
-		}
+	removed, errs = r.reconcileLocked(now, stats)
+	for _, p := range r.peers {
 		reason := ""
-		switch {
-		case !now.Before(p.ExpiresAt):
+		if !now.Before(p.ExpiresAt) {
 			reason = ReasonExpired
-		case p.LatestHandshake.IsZero() && now.Sub(p.CreatedAt) > r.o.Grace:
-			reason = ReasonNoHandshake
-		case !p.LatestHandshake.IsZero() && now.Sub(p.LatestHandshake) > r.o.IdleTimeout:
-			reason = ReasonIdle
-		}
-		if reason == "" {
+		} else if reason = IdleReason(now, p.CreatedAt, p.LatestHandshake, r.o.Grace, r.o.IdleTimeout); reason == "" {
 			continue
 		}
 		if err := r.removeLocked(p); err != nil {
@@ -423,6 +390,60 @@ func (r *Registry) Sweep(stats map[wgtypes.Key]Stats) (removed []Removed, errs [
 		removed = append(removed, Removed{Peer: *p, Reason: reason})
 	}
 	return removed, errs
+}
+
+// Reconcile is the part of a sweep that does not judge peers: it forgets
+// rate buckets that are full again, records stats (what the device holds),
+// and removes from the device every key in stats the registry does not hold
+// (added by hand, or left by a shared record this replica never saw), each
+// returned with ReasonUnknown. Sweep does it first; with replicas, where the
+// peer store judges the peers, the store calls it on every sweep.
+func (r *Registry) Reconcile(stats map[wgtypes.Key]Stats) (removed []Removed, errs []error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reconcileLocked(r.o.Now(), stats)
+}
+
+func (r *Registry) reconcileLocked(now time.Time, stats map[wgtypes.Key]Stats) (removed []Removed, errs []error) {
+	for o, b := range r.buckets {
+		if r.o.RegisterRate <= 0 || b.tokens+now.Sub(b.last).Minutes()*r.o.RegisterRate >= float64(r.o.RegisterBurst) {
+			delete(r.buckets, o) // full again: same as no bucket
+		}
+	}
+	for k, s := range stats {
+		if p, ok := r.peers[k]; ok {
+			p.Stats = s
+			continue
+		}
+		if err := r.o.Device.RemovePeer(k); err != nil {
+			errs = append(errs, fmt.Errorf("removing an unregistered peer from the WireGuard device: %w", err))
+		}
+		removed = append(removed, Removed{Peer: Peer{Key: k}, Reason: ReasonUnknown})
+	}
+	return removed, errs
+}
+
+// RateBuckets is how many owners' registration buckets the registry keeps
+// (those not full again since the last sweep).
+func (r *Registry) RateBuckets() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.buckets)
+}
+
+// IdleReason is the rule for a peer's activity as one device saw it, watched
+// since watching (its registration, or when a replica started holding it):
+// ReasonNoHandshake when it made no handshake for longer than grace,
+// ReasonIdle when its latest handshake is older than idle (and it has been
+// watched that long), "" when it is active.
+func IdleReason(now, watching, handshake time.Time, grace, idle time.Duration) string {
+	switch {
+	case handshake.IsZero() && now.Sub(watching) > grace:
+		return ReasonNoHandshake
+	case !handshake.IsZero() && now.Sub(handshake) > idle && now.Sub(watching) > idle:
+		return ReasonIdle
+	}
+	return ""
 }
 
 // RemoveAll takes every peer off the device (shutdown).

@@ -62,8 +62,8 @@ func (r *Registry) Apply(p Peer) error {
 }
 
 // ApplyAll adds many peers with one device call (dev.AddPeers), for a
-// replica rebuilding its device at start. Peers already in the view are
-// applied one by one.
+// replica rebuilding its device at start. Peers already in the view (and
+// records without an owner) are left as they are.
 func (r *Registry) ApplyAll(ps []Peer, addAll func([]Peer) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -104,22 +104,4 @@ func (r *Registry) Lookup(key wgtypes.Key) (Peer, bool) {
 		return Peer{}, false
 	}
 	return *p, true
-}
-
-// DropUnknown removes from the device every key in stats (what the device
-// holds) that the view does not: added by hand, or left by a record this
-// replica never saw. It returns the keys removed.
-func (r *Registry) DropUnknown(stats map[wgtypes.Key]Stats) []wgtypes.Key {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []wgtypes.Key
-	for k := range stats {
-		if _, ok := r.peers[k]; ok {
-			continue
-		}
-		if err := r.o.Device.RemovePeer(k); err == nil {
-			out = append(out, k)
-		}
-	}
-	return out
 }

@@ -49,17 +49,22 @@ func (s *Sweeper) Once(ctx context.Context) ([]registry.Removed, error) {
 		s.Logger.Error("sweep: removing a peer from the device failed", "error", e.Error())
 	}
 	for _, r := range removed {
-		s.Metrics.Removals.WithLabelValues(r.Reason).Inc()
-		e := audit.Event{Decision: "remove", Action: "sweep", Subject: r.Owner.Subject, Name: r.Owner.Name, Key: r.Key.String(), Reason: r.Reason}
-		if r.Addr.IsValid() {
-			e.Address = r.Addr.String()
-		}
-		s.Audit.Log(ctx, e)
+		Record(ctx, s.Audit, s.Metrics, r)
 	}
 	s.Metrics.Sweeps.Inc()
 	s.Metrics.ActivePeers.Set(float64(s.Registry.Len()))
 	s.Metrics.SweepSeconds.Observe(time.Since(start).Seconds())
 	return removed, nil
+}
+
+// Record counts and audits one removal a sweep made.
+func Record(ctx context.Context, a *audit.Logger, m *metrics.Metrics, r registry.Removed) {
+	m.Removals.WithLabelValues(r.Reason).Inc()
+	e := audit.Event{Decision: "remove", Action: "sweep", Subject: r.Owner.Subject, Name: r.Owner.Name, Key: r.Key.String(), Reason: r.Reason}
+	if r.Addr.IsValid() {
+		e.Address = r.Addr.String()
+	}
+	a.Log(ctx, e)
 }
 
 // Stats is what the device says of each peer, as the registry records it;

@@ -1,16 +1,8 @@
 package wgdev
 
 import (
-	"net/netip"
-
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
-
-// Allowed is one peer and its only allowed IP, for AddPeers.
-type Allowed struct {
-	Key    wgtypes.Key
-	Prefix netip.Prefix
-}
 
 // AddPeers adds many peers in one device call: a replica rebuilding its
 // device from the shared records at start programs 10,000 peers in one

@@ -14,6 +14,12 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
+// Allowed is one peer and its only allowed IP, for AddPeers.
+type Allowed struct {
+	Key    wgtypes.Key
+	Prefix netip.Prefix
+}
+
 // Kinds of device.
 const (
 	KindKernel    = "kernel"

@@ -27,9 +27,3 @@ func (d *Device) AddPeers([]Allowed) error                { return errOS }
 func (d *Device) Peers() ([]wgtypes.Peer, error)          { return nil, errOS }
 func (d *Device) Check() error                            { return errOS }
 func (d *Device) Close() error                            { return errOS }
-
-// Allowed is one peer and its only allowed IP, for AddPeers.
-type Allowed struct {
-	Key    wgtypes.Key
-	Prefix netip.Prefix
-}

@@ -192,7 +192,9 @@ type env struct {
 	pool netip.Prefix
 	// Settings every replica gets (tests shorten them).
 	idle, grace, rest, lifetime time.Duration
-	n                           int
+	// rate is every registry's RegisterRate (0: no limit).
+	rate float64
+	n    int
 }
 
 func newEnv(t testing.TB, pool string) *env {
@@ -237,7 +239,8 @@ func (e *env) start(name string, o replicaOpts) *replica {
 	}
 	r := &replica{name: name, index: e.n, dev: newWGDevice(t), client: cl, log: &logBuffer{}, done: make(chan struct{})}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(r.log, testWriter{t, name}), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	r.reg = registry.New(registry.Options{Device: r.dev, DeviceCap: 1000, MaxLifetime: e.lifetime, IdleTimeout: e.idle, Grace: e.grace})
+	r.reg = registry.New(registry.Options{Device: r.dev, DeviceCap: 1000, MaxLifetime: e.lifetime, IdleTimeout: e.idle, Grace: e.grace,
+		RegisterRate: e.rate})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.ctx, r.cancel = ctx, cancel
 	r.pres, err = presence.Start(ctx, presence.Options{Client: cl, Name: name, PublicKey: r.dev.key.PublicKey(),

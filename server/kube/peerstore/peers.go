@@ -2,7 +2,6 @@ package peerstore
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -31,7 +30,7 @@ func (s *Store) Get(ctx context.Context, owner registry.Owner, key wgtypes.Key) 
 		}
 		return registry.Peer{}, s.unavailable("reading the peer record", gerr)
 	}
-	c, cerr := records.Check(rec, s.o.Prefix, s.o.ServerAddr)
+	c, cerr := records.Check(rec, s.pool.Contains)
 	if cerr != nil || c.Owner.Subject != owner.Subject {
 		return registry.Peer{}, registry.ErrNotFound
 	}
@@ -40,12 +39,9 @@ func (s *Store) Get(ctx context.Context, owner registry.Owner, key wgtypes.Key) 
 
 // Remove deletes owner's peer (a disconnect).
 func (s *Store) Remove(ctx context.Context, owner registry.Owner, key wgtypes.Key) (registry.Peer, error) {
-	p, err := s.o.Registry.Get(owner, key)
+	p, err := s.Get(ctx, owner, key)
 	if err != nil {
-		// Not seen here yet: the records decide.
-		if p, err = s.Get(ctx, owner, key); err != nil {
-			return registry.Peer{}, err
-		}
+		return registry.Peer{}, err
 	}
 	_, err = s.deleteRecord(ctx, key)
 	return p, err
@@ -61,7 +57,8 @@ func (s *Store) RemoveAny(ctx context.Context, key wgtypes.Key) (registry.Peer, 
 	return p, err
 }
 
-// RemoveWhere deletes every peer whose owner match accepts, oldest first.
+// RemoveWhere deletes every peer whose owner match accepts, oldest first
+// (the order of Registry.List).
 func (s *Store) RemoveWhere(ctx context.Context, match func(registry.Owner) bool, reason string) ([]registry.Removed, []error) {
 	var removed []registry.Removed
 	var errs []error
@@ -78,7 +75,6 @@ func (s *Store) RemoveWhere(ctx context.Context, match func(registry.Owner) bool
 			removed = append(removed, registry.Removed{Peer: p, Reason: reason})
 		}
 	}
-	sort.Slice(removed, func(i, j int) bool { return removed[i].CreatedAt.Before(removed[j].CreatedAt) })
 	return removed, errs
 }
 

@@ -453,6 +453,33 @@ func TestHAIdleAcrossReplicas(t *testing.T) {
 	everyDeviceHolds(t, want, a, b)
 }
 
+// A sweep does with replicas what it does with one: rate buckets full again
+// are forgotten, and a key on the device that no record names is removed.
+func TestHASweepReconciles(t *testing.T) {
+	e := newEnv(t, "100.80.0.0/24")
+	e.rate = 600 // ten a second: a bucket is full again in 100 ms
+	a := e.start("gw-a", replicaOpts{})
+	a.register(t, owners[0], newKey())
+	if n := a.reg.RateBuckets(); n != 1 {
+		t.Fatalf("%d rate buckets after a registration; want 1", n)
+	}
+	stray := newKey()
+	if err := a.dev.AddPeer(stray, netip.MustParsePrefix("100.80.0.200/32")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	rm, err := a.store.Sweep(context.Background())
+	if err != nil || len(rm) != 1 || rm[0].Key != stray || rm[0].Reason != registry.ReasonUnknown {
+		t.Fatalf("sweep removed %+v (err %v); want only the stray key, as unknown", rm, err)
+	}
+	if _, ok := a.dev.holds(t)[stray]; ok {
+		t.Fatal("the stray key is still on the device")
+	}
+	if n := a.reg.RateBuckets(); n != 0 {
+		t.Fatalf("%d rate buckets after the sweep; want 0 (full again)", n)
+	}
+}
+
 // A replica whose clock is an hour ahead writes lifetimes on the API
 // server's clock, expires nobody early, and is not taken for dead.
 func TestHASkewedClock(t *testing.T) {
@@ -579,4 +606,22 @@ func TestHAZAPIServerUnreachable(t *testing.T) {
 		return err == nil, fmt.Sprint(err)
 	})
 	everyDeviceHolds(t, want, a, b)
+}
+
+// The pool's starting point per replica is FNV-1a of its name, the values
+// the hand-written loop gave before (replicas of mixed versions agree).
+func TestScatterSeed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want uint64
+	}{
+		{"", 14695981039346656037},
+		{"gw-a", 16193571460510343185},
+		{"ghostwire-server-0", 11332432407198547854},
+		{"ghostwire-server-1", 11332433506710176065},
+	} {
+		if got := scatterSeed(c.name); got != c.want {
+			t.Errorf("scatterSeed(%q) = %d, want %d", c.name, got, c.want)
+		}
+	}
 }

@@ -102,7 +102,7 @@ func (s *Store) register(ctx context.Context, owner registry.Owner, key wgtypes.
 		}
 		return registry.Peer{}, false, nil, s.unavailable("recording the peer", err)
 	}
-	c, err := records.Check(got, s.o.Prefix, s.o.ServerAddr)
+	c, err := records.Check(got, s.pool.Contains)
 	if err != nil { // cannot happen: we wrote it
 		return registry.Peer{}, false, nil, fmt.Errorf("the API server changed the peer record: %w", err)
 	}
@@ -199,7 +199,7 @@ func (s *Store) existing(ctx context.Context, owner registry.Owner, key wgtypes.
 	if err != nil {
 		return registry.Peer{}, false, nil, s.unavailable("reading the peer record", err)
 	}
-	c, err := records.Check(rec, s.o.Prefix, s.o.ServerAddr)
+	c, err := records.Check(rec, s.pool.Contains)
 	if err != nil {
 		return registry.Peer{}, false, nil, fmt.Errorf("the peer record for this key is not usable: %w", err)
 	}

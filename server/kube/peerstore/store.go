@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -156,11 +157,7 @@ func New(o Options) (*Store, error) {
 		return nil, fmt.Errorf("peerstore: server address %s is not the pool's first address %s", o.ServerAddr, p.ServerAddr())
 	}
 	// Replicas allocating at the same moment start far apart in the pool.
-	var h uint64 = 14695981039346656037
-	for i := 0; i < len(o.Replica); i++ {
-		h = (h ^ uint64(o.Replica[i])) * 1099511628211
-	}
-	p.Scatter(h)
+	p.Scatter(scatterSeed(o.Replica))
 	s := &Store{o: o, log: o.Logger.With("replica", o.Replica), pool: p,
 		holders: map[netip.Addr]*holder{}, applied: map[wgtypes.Key]applied{}, pending: map[wgtypes.Key]*records.Peer{},
 		bad: map[string]string{}, deleted: map[types.UID]time.Time{}, inflight: map[string]int{}, keys: map[wgtypes.Key]chan struct{}{}}
@@ -181,6 +178,23 @@ func New(o Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// scatterSeed is where in the pool replica starts allocating: FNV-1a of its name.
+func scatterSeed(replica string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(replica))
+	return h.Sum64()
+}
+
+// cachedPeer is key's Peer record as the informer holds it.
+func (s *Store) cachedPeer(key wgtypes.Key) (*records.Peer, bool) {
+	obj, ok, _ := s.peers.GetStore().GetByKey(s.o.Client.Namespace() + "/" + records.PeerName(key))
+	if !ok {
+		return nil, false
+	}
+	rec, ok := obj.(*records.Peer)
+	return rec, ok
 }
 
 // Run reads the records, programs every peer into the device in one go, then
@@ -280,7 +294,7 @@ func (s *Store) usableLocked(rec *records.Peer) (records.Checked, bool) {
 	if _, gone := s.deleted[rec.UID]; gone {
 		return records.Checked{}, false
 	}
-	c, err := records.Check(rec, s.o.Prefix, s.o.ServerAddr)
+	c, err := records.Check(rec, s.pool.Contains)
 	if err != nil {
 		if s.bad[rec.Name] != rec.ResourceVersion {
 			s.bad[rec.Name] = rec.ResourceVersion

@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ghostwire/ghostwire/server/audit"
 	"github.com/ghostwire/ghostwire/server/kube/records"
 	"github.com/ghostwire/ghostwire/server/registry"
 	"github.com/ghostwire/ghostwire/server/sweep"
@@ -29,20 +28,22 @@ func (s *Store) Sweep(ctx context.Context) ([]registry.Removed, error) {
 	}
 	now := s.o.Now()
 	stats := sweep.Stats(devPeers, now, s.o.Metrics)
-	s.o.Registry.UpdateStats(stats)
-	for _, k := range s.o.Registry.DropUnknown(stats) {
-		s.log.Info("removed a peer from the device that no record names", "key", k.String())
+	// Rate buckets, stats and keys no record names: as with one replica.
+	removed, errs := s.o.Registry.Reconcile(stats)
+	for _, e := range errs {
+		s.log.Error("sweep: removing a peer from the device failed", "error", e.Error())
+	}
+	for _, r := range removed {
+		sweep.Record(ctx, s.o.Audit, s.o.Metrics, r)
 	}
 
 	live := s.o.Replicas.LiveNames()
 	serverNow := s.o.Client.Clock().Now()
-	var removed []registry.Removed
 	for _, p := range s.o.Registry.List() {
-		obj, ok, _ := s.peers.GetStore().GetByKey(s.o.Client.Namespace() + "/" + records.PeerName(p.Key))
+		rec, ok := s.cachedPeer(p.Key)
 		if !ok {
 			continue // its deletion is on the way
 		}
-		rec := obj.(*records.Peer)
 		reason := ""
 		if !serverNow.Before(rec.Spec.ExpiresAt.Time) {
 			reason = registry.ReasonExpired
@@ -57,10 +58,9 @@ func (s *Store) Sweep(ctx context.Context) ([]registry.Removed, error) {
 		if !mine {
 			continue // another replica decided it at the same moment, and says so
 		}
-		removed = append(removed, registry.Removed{Peer: p, Reason: reason})
-		s.o.Metrics.Removals.WithLabelValues(reason).Inc()
-		s.o.Audit.Log(ctx, audit.Event{Decision: "remove", Action: "sweep", Subject: p.Owner.Subject, Name: p.Owner.Name,
-			Key: p.Key.String(), Address: p.Addr.String(), Reason: reason})
+		r := registry.Removed{Peer: p, Reason: reason}
+		removed = append(removed, r)
+		sweep.Record(ctx, s.o.Audit, s.o.Metrics, r)
 	}
 	s.collectAddresses(ctx, now)
 	s.o.Metrics.Sweeps.Inc()
@@ -79,12 +79,8 @@ func (s *Store) vote(ctx context.Context, p registry.Peer, rec *records.Peer, no
 	since := s.applied[p.Key].since
 	s.mu.Unlock()
 	mine := ""
-	switch {
-	case since.IsZero():
-	case p.LatestHandshake.IsZero() && now.Sub(since) > s.o.Grace:
-		mine = registry.ReasonNoHandshake
-	case !p.LatestHandshake.IsZero() && now.Sub(p.LatestHandshake) > s.o.IdleTimeout && now.Sub(since) > s.o.IdleTimeout:
-		mine = registry.ReasonIdle
+	if !since.IsZero() {
+		mine = registry.IdleReason(now, since, p.LatestHandshake, s.o.Grace, s.o.IdleTimeout)
 	}
 	cur, voted := rec.Status.Idle[s.o.Replica]
 	switch {
@@ -131,8 +127,8 @@ func (s *Store) collectAddresses(ctx context.Context, now time.Time) {
 	for a, h := range s.holders {
 		used := false
 		if h.valid {
-			if obj, ok, _ := s.peers.GetStore().GetByKey(s.o.Client.Namespace() + "/" + records.PeerName(h.key)); ok {
-				used = obj.(*records.Peer).Spec.Address == a.String()
+			if rec, ok := s.cachedPeer(h.key); ok {
+				used = rec.Spec.Address == a.String()
 			}
 		}
 		switch {

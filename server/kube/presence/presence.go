@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ghostwire/ghostwire/server/kube/records"
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 // DefaultLease is how long a replica stays live without a renewal seen.
@@ -59,6 +60,18 @@ type Replica struct {
 	Ready     bool
 }
 
+// selfState is this replica's readiness and endpoint as last looked at:
+// once per turn of run, since Ready is the whole readiness check (device,
+// verifier, forwarding, store) and clients poll Live with every answer.
+type selfState struct {
+	ready    error
+	endpoint string
+	epErr    error
+}
+
+// key sums up what the record says about this replica, to notice changes.
+func (s selfState) key() string { return fmt.Sprint(s.ready == nil, s.endpoint) }
+
 type seen struct {
 	rec   *records.Replica
 	key   wgtypes.Key
@@ -75,6 +88,7 @@ type Presence struct {
 	mu     sync.Mutex
 	others map[string]*seen
 	mine   *records.Replica // the record as last written
+	self   selfState
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -121,13 +135,11 @@ func Start(ctx context.Context, o Options) (*Presence, error) {
 		stop()
 		return nil, err
 	}
+	p.self = p.look()
 	go p.inf.RunWithContext(ctx)
 	go p.run(ctx)
 	return p, nil
 }
-
-// Synced reports whether the first list of replicas arrived.
-func (p *Presence) Synced() bool { return p.inf.HasSynced() }
 
 func (p *Presence) observe(obj any) {
 	r, ok := obj.(*records.Replica)
@@ -140,8 +152,8 @@ func (p *Presence) observe(obj any) {
 		// A relist after a broken watch repeats what was seen: no renewal.
 		return
 	}
-	k, err := wgtypes.ParseKey(r.Spec.PublicKey)
-	s := &seen{rec: r, key: k, valid: err == nil && k != (wgtypes.Key{}), at: p.o.Now()}
+	k, err := wgkey.Parse(r.Spec.PublicKey)
+	s := &seen{rec: r, key: k, valid: err == nil, at: p.o.Now()}
 	if !s.valid {
 		p.log.Warn("ignoring a Replica record with an unusable public key (edited by hand?)", "record", r.Name)
 	}
@@ -157,23 +169,15 @@ func (p *Presence) lease(r *records.Replica) time.Duration {
 
 // Live returns the live replicas, this one first, then by name. With
 // readyOnly, only those that serve and know their endpoint: what clients get.
+// This replica's readiness is as run last looked at it (at most half a
+// second, or a third of the lease, ago).
 func (p *Presence) Live(readyOnly bool) []Replica {
 	now := p.o.Now()
-	self := Replica{Name: p.o.Name, PublicKey: p.o.PublicKey, Ready: p.o.Ready() == nil}
-	ep, err := p.o.Endpoint()
-	if err == nil {
-		self.Endpoint = ep
-	} else {
-		self.Ready = false
-	}
-	var out []Replica
-	if self.Ready || !readyOnly {
-		out = append(out, self)
-	}
 	p.mu.Lock()
+	st := p.self
 	var rest []Replica
 	for name, s := range p.others {
-		if !s.valid || now.Sub(s.at) >= p.lease(s.rec) {
+		if !p.liveLocked(s, now) {
 			continue
 		}
 		r := Replica{Name: name, PublicKey: s.key, Endpoint: s.rec.Spec.Endpoint, Ready: s.rec.Status.Ready && s.rec.Spec.Endpoint != ""}
@@ -182,17 +186,41 @@ func (p *Presence) Live(readyOnly bool) []Replica {
 		}
 	}
 	p.mu.Unlock()
+	self := Replica{Name: p.o.Name, PublicKey: p.o.PublicKey, Ready: st.ready == nil && st.epErr == nil}
+	if st.epErr == nil {
+		self.Endpoint = st.endpoint
+	}
+	var out []Replica
+	if self.Ready || !readyOnly {
+		out = append(out, self)
+	}
 	slices.SortFunc(rest, func(a, b Replica) int { return strings.Compare(a.Name, b.Name) })
 	return append(out, rest...)
 }
 
 // LiveNames is the set of live replicas' names, this one included.
 func (p *Presence) LiveNames() map[string]bool {
-	out := map[string]bool{}
-	for _, r := range p.Live(false) {
-		out[r.Name] = true
+	now := p.o.Now()
+	out := map[string]bool{p.o.Name: true}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, s := range p.others {
+		if p.liveLocked(s, now) {
+			out[name] = true
+		}
 	}
 	return out
+}
+
+// liveLocked says whether the replica seen as s counts as live at now.
+func (p *Presence) liveLocked(s *seen, now time.Time) bool {
+	return s.valid && now.Sub(s.at) < p.lease(s.rec)
+}
+
+// look asks this replica's readiness and endpoint.
+func (p *Presence) look() selfState {
+	ep, err := p.o.Endpoint()
+	return selfState{ready: p.o.Ready(), endpoint: ep, epErr: err}
 }
 
 // run renews the record every third of the lease, and at once when this
@@ -206,9 +234,13 @@ func (p *Presence) run(ctx context.Context) {
 	var last time.Time
 	var wrote string
 	for {
-		state := p.state()
+		st := p.look()
+		p.mu.Lock()
+		p.self = st
+		p.mu.Unlock()
+		state := st.key()
 		if now := p.o.Now(); now.Sub(last) >= every || state != wrote {
-			err := p.renew(ctx)
+			err := p.renew(ctx, st)
 			switch {
 			case err != nil && ctx.Err() == nil && !logged:
 				p.log.Warn("cannot renew this replica's record in the Kubernetes API; retrying (clients may stop being told about it)", "error", err.Error())
@@ -230,19 +262,13 @@ func (p *Presence) run(ctx context.Context) {
 	}
 }
 
-// state sums up what the record says about this replica, to notice changes.
-func (p *Presence) state() string {
-	ep, _ := p.o.Endpoint()
-	return fmt.Sprint(p.o.Ready() == nil, ep)
-}
-
-func (p *Presence) desired() *records.Replica {
-	ep, _ := p.o.Endpoint()
+func (p *Presence) desired(st selfState) *records.Replica {
+	ep := st.endpoint
 	r := &records.Replica{
 		ObjectMeta: metav1.ObjectMeta{Name: p.o.Name, Labels: map[string]string{"app.kubernetes.io/part-of": "ghostwire"}},
 		Spec:       records.ReplicaSpec{PublicKey: p.o.PublicKey.String(), Endpoint: ep, LeaseSeconds: int32(p.o.Lease / time.Second)},
 	}
-	if err := p.o.Ready(); err != nil {
+	if err := st.ready; err != nil {
 		r.Status.Reason = err.Error()
 		if len(r.Status.Reason) > 1000 {
 			r.Status.Reason = r.Status.Reason[:1000]
@@ -261,8 +287,8 @@ func (p *Presence) desired() *records.Replica {
 // renew writes the record: created when missing (this replica's first
 // start, or a record someone deleted), updated otherwise. Every renewal
 // changes renewTime, which is what others see as "alive".
-func (p *Presence) renew(ctx context.Context) error {
-	want := p.desired()
+func (p *Presence) renew(ctx context.Context, st selfState) error {
+	want := p.desired(st)
 	p.mu.Lock()
 	mine := p.mine
 	p.mu.Unlock()
@@ -294,7 +320,7 @@ func (p *Presence) renew(ctx context.Context) error {
 			p.mu.Lock()
 			p.mine = nil
 			p.mu.Unlock()
-			return p.renew(ctx)
+			return p.renew(ctx, st)
 		}
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/ghostwire/ghostwire/server/wgkey"
 )
 
 // keyNames spells a key as a valid object name: lower-case base32, no padding
@@ -63,13 +65,15 @@ type Checked struct {
 }
 
 // Check verifies a Peer object read from the API: anyone with write access
-// to the namespace could have edited it by hand. pool is the tunnel range the
-// address must lie in; server is the server's own tunnel address.
-func Check(p *Peer, pool netip.Prefix, server netip.Addr) (Checked, error) {
+// to the namespace could have edited it by hand. The key must pass what the
+// API asks of a client's key (wgkey.Parse); client says whether an address
+// is one the pool gives clients (pool.Contains: not the network, the
+// server's or the broadcast address).
+func Check(p *Peer, client func(netip.Addr) bool) (Checked, error) {
 	var c Checked
-	key, err := wgtypes.ParseKey(p.Spec.PublicKey)
-	if err != nil || key == (wgtypes.Key{}) {
-		return c, fmt.Errorf("spec.publicKey %q is not a WireGuard public key", clip(p.Spec.PublicKey))
+	key, err := wgkey.Parse(p.Spec.PublicKey)
+	if err != nil {
+		return c, fmt.Errorf("spec.publicKey %q is not a usable WireGuard public key: %w", clip(p.Spec.PublicKey), err)
 	}
 	if want := PeerName(key); p.Name != want {
 		return c, fmt.Errorf("the object's name must be %s, the spelling of its spec.publicKey", want)
@@ -88,8 +92,8 @@ func Check(p *Peer, pool netip.Prefix, server netip.Addr) (Checked, error) {
 		return c, fmt.Errorf("spec.address %q is not an IP address", clip(p.Spec.Address))
 	}
 	addr = addr.Unmap()
-	if !pool.Contains(addr) || addr == server || addr == pool.Addr() {
-		return c, fmt.Errorf("spec.address %s is not a client address of the pool %s", addr, pool)
+	if !client(addr) {
+		return c, fmt.Errorf("spec.address %s is not a client address of the pool", addr)
 	}
 	if p.Spec.ExpiresAt.IsZero() {
 		return c, errors.New("spec.expiresAt is missing")

@@ -9,6 +9,8 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/ghostwire/ghostwire/server/pool"
 )
 
 func TestNamesAreValidObjectNames(t *testing.T) {
@@ -47,9 +49,11 @@ func validPeer(t *testing.T) *Peer {
 
 // A record edited by hand into nonsense is refused with a reason, never used.
 func TestCheckRefusesNonsense(t *testing.T) {
-	pool := netip.MustParsePrefix("100.64.0.0/16")
-	server := netip.MustParseAddr("100.64.0.1")
-	if _, err := Check(validPeer(t), pool, server); err != nil {
+	pl, err := pool.New(netip.MustParsePrefix("100.64.0.0/16"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(validPeer(t), pl.Contains); err != nil {
 		t.Fatalf("a valid record was refused: %v", err)
 	}
 	other, _ := wgtypes.GeneratePrivateKey()
@@ -62,6 +66,16 @@ func TestCheckRefusesNonsense(t *testing.T) {
 		"address outside pool":  func(p *Peer) { p.Spec.Address = "10.0.0.1" },
 		"the server's address":  func(p *Peer) { p.Spec.Address = "100.64.0.1" },
 		"the network address":   func(p *Peer) { p.Spec.Address = "100.64.0.0" },
+		"the broadcast address": func(p *Peer) { p.Spec.Address = "100.64.255.255" },
+		"a low-order key": func(p *Peer) {
+			p.Spec.PublicKey = "X5yVvKNQjCSx0LFVnIPvWwREXMRYHI6G2CJO3dCfEVc=" // issue 10
+			k, _ := wgtypes.ParseKey(p.Spec.PublicKey)
+			p.Name = PeerName(k)
+		},
+		"the zero key": func(p *Peer) {
+			p.Spec.PublicKey = wgtypes.Key{}.String()
+			p.Name = PeerName(wgtypes.Key{})
+		},
 		"address with a zone":   func(p *Peer) { p.Spec.Address = "fe80::1%eth0" },
 		"no expiry":             func(p *Peer) { p.Spec.ExpiresAt = metav1.Time{} },
 		"device name too long":  func(p *Peer) { p.Spec.DeviceName = strings.Repeat("x", 65) },
@@ -69,7 +83,7 @@ func TestCheckRefusesNonsense(t *testing.T) {
 	} {
 		p := validPeer(t)
 		edit(p)
-		if _, err := Check(p, pool, server); err == nil {
+		if _, err := Check(p, pl.Contains); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package wgkey
 
 import (
 	"crypto/rand"
@@ -93,7 +93,7 @@ func smallOrderX(t *testing.T) map[string]*big.Int {
 	return out
 }
 
-func TestParseKeyRefusesEverySmallOrderPoint(t *testing.T) {
+func TestParseRefusesEverySmallOrderPoint(t *testing.T) {
 	xs := smallOrderX(t)
 	// 0 (order 2), 1 and p−1 (order 4, one on the curve, one on the
 	// twist), and the two u of the points of order 8.
@@ -125,7 +125,7 @@ func TestParseKeyRefusesEverySmallOrderPoint(t *testing.T) {
 		t.Fatalf("%d encodings, want 14", len(bad))
 	}
 	for _, k := range bad {
-		if _, err := ParseKey(k.String()); err == nil {
+		if _, err := Parse(k.String()); err == nil {
 			t.Errorf("small-order key %s accepted", k)
 		} else if !strings.Contains(err.Error(), "wg genkey") {
 			t.Errorf("%s: %v", k, err)
@@ -133,7 +133,7 @@ func TestParseKeyRefusesEverySmallOrderPoint(t *testing.T) {
 	}
 }
 
-func TestParseKeyRefusesWhatNoPrivateKeyGives(t *testing.T) {
+func TestParseRefusesWhatNoPrivateKeyGives(t *testing.T) {
 	// Points of the twist, and non-reduced u (p ≤ u < 2^255).
 	twist := 0
 	for twist < 20 {
@@ -142,20 +142,20 @@ func TestParseKeyRefusesWhatNoPrivateKeyGives(t *testing.T) {
 			continue
 		}
 		twist++
-		if _, err := ParseKey(encode(u).String()); err == nil || !strings.Contains(err.Error(), "not a point of Curve25519") {
+		if _, err := Parse(encode(u).String()); err == nil || !strings.Contains(err.Error(), "not a point of Curve25519") {
 			t.Fatalf("twist point %s: %v", encode(u), err)
 		}
 	}
 	for d := int64(2); d < 19; d++ {
 		u := new(big.Int).Add(fieldP, big.NewInt(d))
-		if _, err := ParseKey(encode(u).String()); err == nil || !strings.Contains(err.Error(), "not a reduced number") {
+		if _, err := Parse(encode(u).String()); err == nil || !strings.Contains(err.Error(), "not a reduced number") {
 			t.Fatalf("u = p+%d: %v", d, err)
 		}
 	}
 	// Every key WireGuard makes is accepted.
 	for i := 0; i < 200; i++ {
 		priv, _ := wgtypes.GeneratePrivateKey()
-		if k, err := ParseKey(priv.PublicKey().String()); err != nil || k != priv.PublicKey() {
+		if k, err := Parse(priv.PublicKey().String()); err != nil || k != priv.PublicKey() {
 			t.Fatalf("a real key refused: %v", err)
 		}
 	}

@@ -1,4 +1,7 @@
-package httpapi
+// Package wgkey parses and checks WireGuard public keys that come from
+// elsewhere (a client's request, a record in the Kubernetes API): only a
+// key some private key belongs to, that can complete a handshake, passes.
+package wgkey
 
 import (
 	"crypto/ecdh"
@@ -12,12 +15,12 @@ import (
 
 const newKeyHint = ": make a new key pair with `wg genkey | wg pubkey` (ghostwire makes one by itself)"
 
-// ParseKey accepts a WireGuard public key in standard base64 (44
+// Parse accepts a WireGuard public key in standard base64 (44
 // characters) that some private key belongs to and that can complete a
 // handshake: a canonical point of Curve25519 (not of its twist) outside the
 // small subgroup. Any other key would only hold an address until the
 // registration grace ends.
-func ParseKey(s string) (wgtypes.Key, error) {
+func Parse(s string) (wgtypes.Key, error) {
 	if len(s) != base64.StdEncoding.EncodedLen(wgtypes.KeyLen) {
 		return wgtypes.Key{}, fmt.Errorf("a WireGuard public key is %d characters of standard base64, this one has %d", base64.StdEncoding.EncodedLen(wgtypes.KeyLen), len(s))
 	}
@@ -26,7 +29,7 @@ func ParseKey(s string) (wgtypes.Key, error) {
 		return wgtypes.Key{}, errors.New("the WireGuard public key is not valid standard base64 (as printed by `wg pubkey`)")
 	}
 	k, _ := wgtypes.NewKey(b)
-	if err := checkPoint(k); err != nil {
+	if err := Check(k); err != nil {
 		return wgtypes.Key{}, err
 	}
 	return k, nil
@@ -48,8 +51,8 @@ var (
 	}()
 )
 
-// checkPoint says why k cannot be a peer's public key, if it cannot.
-func checkPoint(k wgtypes.Key) error {
+// Check says why k cannot be a peer's public key, if it cannot.
+func Check(k wgtypes.Key) error {
 	if k == (wgtypes.Key{}) {
 		return errors.New("the WireGuard public key is all zeros" + newKeyHint)
 	}
