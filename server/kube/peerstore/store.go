@@ -118,6 +118,10 @@ type Store struct {
 	pool  *pool.Pool
 	peers cache.SharedIndexInformer
 	addrs cache.SharedIndexInformer
+	// synced reports whether both event handlers have been given every
+	// record of the first listing (the informers' own HasSynced says only
+	// that their caches hold them).
+	synced []cache.InformerSynced
 
 	ready  atomic.Bool
 	failed atomic.Value // string: why the last API call failed, for /readyz
@@ -163,20 +167,23 @@ func New(o Options) (*Store, error) {
 		bad: map[string]string{}, deleted: map[types.UID]time.Time{}, inflight: map[string]int{}, keys: map[wgtypes.Key]chan struct{}{}}
 	s.peers = o.Client.PeerInformer()
 	s.addrs = o.Client.AddressInformer()
-	if _, err := s.addrs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	ra, err := s.addrs.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onAddress(obj) },
 		UpdateFunc: func(_, obj any) { s.onAddress(obj) },
 		DeleteFunc: func(obj any) { s.onAddressGone(obj) },
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
-	if _, err := s.peers.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	rp, err := s.peers.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.onPeer(obj) },
 		UpdateFunc: func(_, obj any) { s.onPeer(obj) },
 		DeleteFunc: func(obj any) { s.onPeerGone(obj) },
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
+	s.synced = []cache.InformerSynced{ra.HasSynced, rp.HasSynced}
 	return s, nil
 }
 
@@ -203,7 +210,10 @@ func (s *Store) Run(ctx context.Context, sweepEvery time.Duration) {
 	go s.addrs.RunWithContext(ctx)
 	go s.peers.RunWithContext(ctx)
 	t0 := s.o.Now()
-	if !cache.WaitForCacheSync(ctx.Done(), s.addrs.HasSynced, s.peers.HasSynced) {
+	// Wait for the handlers, not only the caches: rebuild must see every
+	// Address record the handlers hold, or the store says ready with peers
+	// still pending.
+	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return
 	}
 	n, err := s.rebuild()
