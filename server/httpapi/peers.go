@@ -34,7 +34,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, err := wgkey.Parse(req.PublicKey)
-	if err == nil && key == s.o.Network.ServerPublicKey {
+	if err == nil && s.isServerKey(key) {
 		err = errors.New("this is the server's own WireGuard key, not yours: send the public key of the key pair your client made")
 	}
 	if err != nil {
@@ -272,4 +272,20 @@ func summary(p registry.Peer) api.PeerSummary {
 		ps.LatestHandshake = &t
 	}
 	return ps
+}
+
+// isServerKey is whether key is this replica's WireGuard key or a live
+// replica's: as a peer it would never complete a handshake on any of them.
+func (s *Server) isServerKey(key wgtypes.Key) bool {
+	if key == s.o.Network.ServerPublicKey {
+		return true
+	}
+	if s.o.Replicas != nil {
+		for _, r := range s.o.Replicas() {
+			if r.PublicKey == key.String() {
+				return true
+			}
+		}
+	}
+	return false
 }

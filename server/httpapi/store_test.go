@@ -72,6 +72,9 @@ func TestReplicasAndUnavailableStore(t *testing.T) {
 	if err := json.Unmarshal(body, &peer); code != http.StatusOK || err != nil || len(peer.Replicas) != 2 {
 		t.Fatalf("get: %d %s", code, body)
 	}
+	// Another replica's key is a server's key too.
+	code, body = e.register(t, "alice", api.RegisterRequest{PublicKey: replicas[1].PublicKey})
+	wantError(t, code, body, http.StatusBadRequest, api.CodeBadRequest, "server's own WireGuard key")
 
 	store.down.Store(true)
 	code, body = e.register(t, "alice", api.RegisterRequest{PublicKey: newKey(t)})
